@@ -1,0 +1,186 @@
+//! The options of `#[cached(...)]`: parsed, checked for duplicates, validated.
+
+use proc_macro2::{Span, TokenStream};
+use syn::meta::ParseNestedMeta;
+use syn::parse::Parser;
+use syn::{Expr, Ident, Lit, LitInt, LitStr, Path};
+
+use crate::duration::ttl_millis;
+
+const VALID: &str = "ttl, prefix, skip, include_self, cache, cache_none, version, crate";
+/// Longest prefix; the same bound as `cache_runtime::key::MAX_PREFIX_LEN`.
+const MAX_PREFIX_LEN: usize = 64;
+
+/// Validated options of one `#[cached]` attribute.
+pub(crate) struct Options {
+    pub(crate) ttl_ms: u64,
+    pub(crate) prefix: Option<LitStr>,
+    pub(crate) skip: Vec<Ident>,
+    pub(crate) include_self: Option<Span>,
+    pub(crate) cache: Option<Expr>,
+    pub(crate) cache_none: Option<Span>,
+    pub(crate) version: u32,
+    pub(crate) krate: Path,
+}
+
+/// One option's value, remembering that it was given so a repeat is an error.
+struct Slot<T>(Option<T>);
+
+impl<T> Default for Slot<T> {
+    fn default() -> Self {
+        Self(None)
+    }
+}
+
+impl<T> Slot<T> {
+    fn set(&mut self, meta: &ParseNestedMeta<'_>, value: T) -> syn::Result<()> {
+        if self.0.is_some() {
+            let name = meta
+                .path
+                .get_ident()
+                .map_or_else(String::new, ToString::to_string);
+            return Err(meta.error(format!("duplicate option `{name}`")));
+        }
+        self.0 = Some(value);
+        Ok(())
+    }
+}
+
+#[derive(Default)]
+struct Raw {
+    ttl: Slot<Lit>,
+    prefix: Slot<LitStr>,
+    skip: Slot<Vec<Ident>>,
+    include_self: Slot<Span>,
+    cache: Slot<Expr>,
+    cache_none: Slot<Span>,
+    version: Slot<LitInt>,
+    krate: Slot<LitStr>,
+}
+
+impl Raw {
+    fn accept(&mut self, meta: ParseNestedMeta<'_>) -> syn::Result<()> {
+        let name = meta
+            .path
+            .get_ident()
+            .map_or_else(String::new, ToString::to_string);
+        match name.as_str() {
+            "ttl" => self.ttl.set(&meta, meta.value()?.parse()?),
+            "prefix" => self.prefix.set(&meta, meta.value()?.parse()?),
+            "skip" => {
+                let mut names = Vec::new();
+                meta.parse_nested_meta(|arg| {
+                    names.push(arg.path.require_ident()?.clone());
+                    Ok(())
+                })?;
+                self.skip.set(&meta, names)
+            }
+            "include_self" => self.include_self.set(&meta, flag(&meta)?),
+            "cache" => self.cache.set(&meta, meta.value()?.parse()?),
+            "cache_none" => self.cache_none.set(&meta, flag(&meta)?),
+            "version" => self.version.set(&meta, meta.value()?.parse()?),
+            "crate" => self.krate.set(&meta, meta.value()?.parse()?),
+            _ => Err(meta.error(format!(
+                "unknown option `{}`; valid options are: {VALID}",
+                display_path(&meta.path)
+            ))),
+        }
+    }
+
+    fn validate(self) -> syn::Result<Options> {
+        let mut errors = Errors::default();
+        let ttl_ms = match &self.ttl.0 {
+            Some(lit) => errors.keep(ttl_millis(lit)).unwrap_or(1),
+            None => {
+                errors.push(syn::Error::new(
+                    Span::call_site(),
+                    "missing `ttl`: add `ttl = <seconds>` or a duration such as `ttl = \"5m\"`",
+                ));
+                1
+            }
+        };
+        if let Some(prefix) = &self.prefix.0 {
+            let text = prefix.value();
+            let valid = !text.is_empty()
+                && text.len() <= MAX_PREFIX_LEN
+                && text
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+            if !valid {
+                errors.push(syn::Error::new(
+                    prefix.span(),
+                    format!("invalid prefix: use 1 to {MAX_PREFIX_LEN} ASCII letters, digits, `_`, `-` or `.` (a `:` would blur the parts of the key)"),
+                ));
+            }
+        }
+        let version = match &self.version.0 {
+            Some(lit) => errors.keep(lit.base10_parse::<u32>()).unwrap_or(0),
+            None => 0,
+        };
+        let krate = match &self.krate.0 {
+            Some(lit) => errors
+                .keep(lit.parse::<Path>())
+                .unwrap_or_else(default_crate_path),
+            None => default_crate_path(),
+        };
+        errors.finish()?;
+        Ok(Options {
+            ttl_ms,
+            prefix: self.prefix.0,
+            skip: self.skip.0.unwrap_or_default(),
+            include_self: self.include_self.0,
+            cache: self.cache.0,
+            cache_none: self.cache_none.0,
+            version,
+            krate,
+        })
+    }
+}
+
+/// Parses and validates the attribute's arguments.
+pub(crate) fn parse(args: TokenStream) -> syn::Result<Options> {
+    let mut raw = Raw::default();
+    syn::meta::parser(|meta| raw.accept(meta)).parse2(args)?;
+    raw.validate()
+}
+
+fn flag(meta: &ParseNestedMeta<'_>) -> syn::Result<Span> {
+    if !meta.input.is_empty() && !meta.input.peek(syn::Token![,]) {
+        return Err(meta.error(format!("`{}` takes no value", display_path(&meta.path))));
+    }
+    Ok(meta
+        .path
+        .segments
+        .first()
+        .map_or_else(Span::call_site, |s| s.ident.span()))
+}
+
+fn display_path(path: &Path) -> String {
+    crate::fingerprint::canonical(path)
+}
+
+fn default_crate_path() -> Path {
+    syn::parse_quote!(::cache_runtime)
+}
+
+/// Errors collected across checks and reported together.
+#[derive(Default)]
+pub(crate) struct Errors(Option<syn::Error>);
+
+impl Errors {
+    pub(crate) fn push(&mut self, error: syn::Error) {
+        match &mut self.0 {
+            Some(all) => all.combine(error),
+            None => self.0 = Some(error),
+        }
+    }
+
+    /// The value of `result`, or `None` after recording its error.
+    pub(crate) fn keep<T>(&mut self, result: syn::Result<T>) -> Option<T> {
+        result.map_err(|error| self.push(error)).ok()
+    }
+
+    pub(crate) fn finish(self) -> syn::Result<()> {
+        self.0.map_or(Ok(()), Err)
+    }
+}

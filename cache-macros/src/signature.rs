@@ -1,0 +1,155 @@
+//! What `#[cached]` needs from the function's signature, checked.
+
+use proc_macro2::Span;
+use syn::spanned::Spanned;
+use syn::{FnArg, GenericParam, Ident, ItemFn, Pat, ReturnType, Type};
+
+use crate::fingerprint::canonical;
+use crate::options::{Errors, Options};
+
+/// An argument that is part of the key.
+pub(crate) struct KeyArg {
+    pub(crate) ident: Ident,
+    pub(crate) ty: Type,
+    /// The type is (or contains) `impl Trait`: its concrete type is only known at run
+    /// time, so its name is mixed into the key.
+    pub(crate) opaque: bool,
+}
+
+/// The checked signature.
+pub(crate) struct Signature {
+    pub(crate) name: Ident,
+    pub(crate) key_args: Vec<KeyArg>,
+    pub(crate) has_receiver: bool,
+    pub(crate) include_self: bool,
+    pub(crate) ret: Type,
+    pub(crate) type_params: Vec<Ident>,
+    pub(crate) const_params: Vec<Ident>,
+}
+
+impl Signature {
+    /// The function's identity text, after the module path: name, prefix, the key's
+    /// argument types and the return type as written, and the `version` option.
+    pub(crate) fn fingerprint(&self, prefix: &str, version: u32) -> String {
+        let args: Vec<String> = self.key_args.iter().map(|arg| canonical(&arg.ty)).collect();
+        format!(
+            "::{name}|prefix={prefix}|self={include_self}|args=({args})|ret={ret}|version={version}",
+            name = self.name,
+            include_self = u8::from(self.include_self),
+            args = args.join(","),
+            ret = canonical(&self.ret),
+        )
+    }
+}
+
+/// Checks `func` for use with `#[cached]`. Errors are recorded in `errors`; the
+/// signature is returned when everything needed to expand could be read.
+pub(crate) fn check(
+    func: &ItemFn,
+    options: Option<&Options>,
+    errors: &mut Errors,
+) -> Option<Signature> {
+    let sig = &func.sig;
+    if sig.asyncness.is_none() {
+        errors.push(syn::Error::new(
+            sig.fn_token.span,
+            "`#[cached]` needs an `async fn`: the cache is read and written asynchronously",
+        ));
+    }
+    let ret = match &sig.output {
+        ReturnType::Type(_, ty) => Some((**ty).clone()),
+        ReturnType::Default => {
+            errors.push(syn::Error::new(
+                sig.ident.span(),
+                "a cached function must return the value to cache",
+            ));
+            None
+        }
+    };
+
+    let skip = options.map_or(&[][..], |o| o.skip.as_slice());
+    let mut has_receiver = false;
+    let mut key_args = Vec::new();
+    let mut named = Vec::new();
+    for input in &sig.inputs {
+        match input {
+            FnArg::Receiver(_) => has_receiver = true,
+            FnArg::Typed(typed) => {
+                let Pat::Ident(pat) = &*typed.pat else {
+                    errors.push(syn::Error::new(
+                        typed.pat.span(),
+                        "arguments of a cached function need plain names, so they can be part of the key or skipped by name",
+                    ));
+                    continue;
+                };
+                named.push(&pat.ident);
+                if !skip.contains(&pat.ident) {
+                    key_args.push(KeyArg {
+                        ident: pat.ident.clone(),
+                        ty: (*typed.ty).clone(),
+                        opaque: contains_impl(&typed.ty),
+                    });
+                }
+            }
+        }
+    }
+    for name in skip {
+        if name == "self" {
+            errors.push(syn::Error::new(
+                name.span(),
+                "`self` is not part of the key unless `include_self` is given; remove it from `skip`",
+            ));
+        } else if !named.contains(&name) {
+            errors.push(syn::Error::new(
+                name.span(),
+                format!("`skip` names `{name}`, but the function has no argument of that name"),
+            ));
+        }
+    }
+    let include_self = options.and_then(|o| o.include_self);
+    if let Some(span) = include_self {
+        if !has_receiver {
+            errors.push(syn::Error::new(
+                span,
+                "`include_self` needs a method with a `self` receiver",
+            ));
+        }
+    }
+
+    let mut type_params = Vec::new();
+    let mut const_params = Vec::new();
+    for param in &sig.generics.params {
+        match param {
+            GenericParam::Type(ty) => type_params.push(ty.ident.clone()),
+            GenericParam::Const(konst) => const_params.push(konst.ident.clone()),
+            GenericParam::Lifetime(_) => {}
+        }
+    }
+
+    Some(Signature {
+        name: sig.ident.clone(),
+        key_args,
+        has_receiver,
+        include_self: include_self.is_some() && has_receiver,
+        ret: ret?,
+        type_params,
+        const_params,
+    })
+}
+
+fn contains_impl(ty: &Type) -> bool {
+    fn any_impl(tokens: proc_macro2::TokenStream) -> bool {
+        tokens.into_iter().any(|tree| match tree {
+            proc_macro2::TokenTree::Ident(ident) => ident == "impl",
+            proc_macro2::TokenTree::Group(group) => any_impl(group.stream()),
+            _ => false,
+        })
+    }
+    any_impl(quote::ToTokens::to_token_stream(ty))
+}
+
+/// A span with call-site hygiene (so it names the user's variables) located at `at`
+/// (so errors point there).
+pub(crate) fn located_at(at: Span) -> Span {
+    Span::call_site().located_at(at)
+}

@@ -1,0 +1,94 @@
+//! Where entries are stored. Each backend moves opaque bytes (envelopes) under
+//! [`CacheKey`]s and applies the TTL when writing; encoding, fallback and counting
+//! happen above, in [`Cache`](crate::Cache).
+
+pub(crate) mod memory;
+pub(crate) mod redis;
+
+use std::ops::Deref;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::health::{BackendKind, HealthReport};
+use crate::key::CacheKey;
+use crate::ttl::Ttl;
+
+/// A failed backend operation.
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    /// Redis answered with an error or the connection failed.
+    #[error("redis: {0}")]
+    Redis(#[from] ::redis::RedisError),
+    /// The operation did not finish within its deadline.
+    #[error("no answer within {0:?}")]
+    Timeout(Duration),
+}
+
+/// Bytes read from a backend.
+#[derive(Debug)]
+pub(crate) enum Stored {
+    Owned(Vec<u8>),
+    Shared(Arc<[u8]>),
+}
+
+impl Deref for Stored {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Self::Owned(bytes) => bytes,
+            Self::Shared(bytes) => bytes,
+        }
+    }
+}
+
+/// The configured backend. An enum rather than a trait object: the set is closed,
+/// dispatch costs a branch instead of an allocation per call, and new backends
+/// (cluster, a local tier) are new variants.
+#[derive(Debug)]
+pub(crate) enum Backend {
+    Redis(redis::RedisBackend),
+    Memory(memory::MemoryBackend),
+    Off,
+}
+
+impl Backend {
+    pub(crate) fn kind(&self) -> BackendKind {
+        match self {
+            Self::Redis(_) => BackendKind::Redis,
+            Self::Memory(_) => BackendKind::Memory,
+            Self::Off => BackendKind::Off,
+        }
+    }
+
+    pub(crate) async fn get(&self, key: &CacheKey) -> Result<Option<Stored>, BackendError> {
+        match self {
+            Self::Redis(redis) => Ok(redis.get(key).await?.map(Stored::Owned)),
+            Self::Memory(memory) => Ok(memory.get(key).map(Stored::Shared)),
+            Self::Off => Ok(None),
+        }
+    }
+
+    pub(crate) async fn set(
+        &self,
+        key: &CacheKey,
+        bytes: Vec<u8>,
+        ttl: Ttl,
+    ) -> Result<(), BackendError> {
+        match self {
+            Self::Redis(redis) => redis.set(key, &bytes, ttl).await,
+            Self::Memory(memory) => {
+                memory.set(*key, bytes, ttl);
+                Ok(())
+            }
+            Self::Off => Ok(()),
+        }
+    }
+
+    pub(crate) async fn health(&self) -> HealthReport {
+        match self {
+            Self::Redis(redis) => redis.health().await,
+            Self::Memory(memory) => memory.health(),
+            Self::Off => HealthReport::new(BackendKind::Off),
+        }
+    }
+}

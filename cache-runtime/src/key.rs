@@ -1,0 +1,273 @@
+//! Cache keys: `{namespace}:{prefix}:{digest}`.
+//!
+//! The digest is BLAKE3, keyed per function: the key is derived once from the
+//! function's fingerprint (its module path, name, prefix, and the argument and return
+//! types as written), so a changed signature never reads the old entries. The
+//! arguments are then serialized with bincode straight into the hasher, without an
+//! intermediate buffer. Only the first 128 bits of the digest are kept, as 32
+//! lowercase hex digits: short enough for compact keys, far beyond collision range.
+//!
+//! Arguments never appear in the key in readable form, so keys leak nothing and
+//! formatting changes (`Debug`, `Display`) cannot alter them. The whole key lives
+//! inline in a [`CacheKey`], so deriving one does not touch the heap.
+//!
+//! The layout is version 1 of the key format and is pinned by a golden test: changing
+//! anything here changes every key and must come with a new
+//! [`IDENTITY_CONTEXT`].
+
+use std::fmt;
+use std::sync::OnceLock;
+
+use arrayvec::ArrayString;
+use serde::Serialize;
+
+/// Longest namespace accepted by [`CacheConfig`](crate::CacheConfig), in bytes.
+pub const MAX_NAMESPACE_LEN: usize = 48;
+/// Longest `prefix` accepted by `#[cached]`, in bytes.
+pub const MAX_PREFIX_LEN: usize = 64;
+
+const DIGEST_BYTES: usize = 16;
+const KEY_CAPACITY: usize = MAX_NAMESPACE_LEN + 1 + MAX_PREFIX_LEN + 1 + 2 * DIGEST_BYTES;
+
+/// BLAKE3 `derive_key` context for per-function hash keys (version 1 of the key format).
+pub const IDENTITY_CONTEXT: &str = "cache-runtime 2026-11-22 function identity v1";
+
+/// How arguments are encoded before hashing: bincode's standard configuration
+/// (little endian, variable-length integers). Part of the key format.
+const ARG_ENCODING: bincode::config::Configuration = bincode::config::standard();
+
+/// Whether `segment` may be used as a namespace or prefix: 1 to `max` bytes of ASCII
+/// letters, digits, `_`, `-` and `.`. Colons are excluded because they separate the
+/// parts of a key. (`cache-macros` applies the same rule to `prefix` at compile time.)
+pub fn is_valid_segment(segment: &str, max: usize) -> bool {
+    !segment.is_empty()
+        && segment.len() <= max
+        && segment
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+}
+
+/// A finished cache key, stored inline (no heap allocation).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CacheKey(ArrayString<KEY_CAPACITY>);
+
+impl CacheKey {
+    /// The key as sent to the backend.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for CacheKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for CacheKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CacheKey({:?})", self.as_str())
+    }
+}
+
+/// The stable identity of one cached function: its fingerprint text and the BLAKE3
+/// key derived from it on first use.
+#[derive(Debug)]
+pub struct FnIdentity {
+    fingerprint: &'static str,
+    hash_key: OnceLock<[u8; 32]>,
+}
+
+impl FnIdentity {
+    /// An identity for `fingerprint`; usable in a `static`.
+    pub const fn new(fingerprint: &'static str) -> Self {
+        Self {
+            fingerprint,
+            hash_key: OnceLock::new(),
+        }
+    }
+
+    /// The fingerprint text this identity was built from.
+    pub fn fingerprint(&self) -> &'static str {
+        self.fingerprint
+    }
+
+    fn hash_key(&self) -> &[u8; 32] {
+        self.hash_key
+            .get_or_init(|| blake3::derive_key(IDENTITY_CONTEXT, self.fingerprint.as_bytes()))
+    }
+}
+
+/// Why a key could not be derived. The call then runs uncached.
+#[derive(Debug, thiserror::Error)]
+#[error("an argument could not be serialized for the cache key: {0}")]
+pub struct KeyError(#[from] bincode::error::EncodeError);
+
+/// Builds one [`CacheKey`]: feed type names and arguments in a fixed order, then
+/// [`finish`](Self::finish).
+#[derive(Debug)]
+pub struct KeyHasher<'a> {
+    hasher: blake3::Hasher,
+    namespace: &'a str,
+    prefix: &'a str,
+    error: Option<KeyError>,
+}
+
+impl<'a> KeyHasher<'a> {
+    /// Starts a key in `namespace` for the function with `prefix` and `identity`.
+    pub fn new(namespace: &'a str, prefix: &'a str, identity: &FnIdentity) -> Self {
+        Self {
+            hasher: blake3::Hasher::new_keyed(identity.hash_key()),
+            namespace,
+            prefix,
+            error: None,
+        }
+    }
+
+    /// Mixes in a type name known only at run time: a generic parameter's or `Self`'s.
+    /// Two instantiations of one generic function therefore never share entries.
+    pub fn type_name(&mut self, name: &str) {
+        self.hasher.update(&(name.len() as u64).to_le_bytes());
+        self.hasher.update(name.as_bytes());
+    }
+
+    /// Mixes in one argument, serialized with bincode straight into the hasher.
+    ///
+    /// The function's fingerprint fixes the argument types, and bincode encodes each
+    /// type self-delimitingly, so the sequence of arguments maps to the hash input
+    /// one to one.
+    pub fn arg<T: Serialize + ?Sized>(&mut self, value: &T) {
+        if self.error.is_some() {
+            return;
+        }
+        let writer = HashWriter(&mut self.hasher);
+        if let Err(err) = bincode::serde::encode_into_writer(value, writer, ARG_ENCODING) {
+            self.error = Some(KeyError(err));
+        }
+    }
+
+    /// The finished key, or the first serialization error.
+    pub fn finish(self) -> Result<CacheKey, KeyError> {
+        if let Some(err) = self.error {
+            return Err(err);
+        }
+        let digest = self.hasher.finalize();
+        let mut hex = [0u8; 2 * DIGEST_BYTES];
+        for (pair, byte) in hex
+            .chunks_exact_mut(2)
+            .zip(&digest.as_bytes()[..DIGEST_BYTES])
+        {
+            pair[0] = HEX[usize::from(byte >> 4)];
+            pair[1] = HEX[usize::from(byte & 0x0f)];
+        }
+        // Hex digits are ASCII, so this never fails; it costs one length check.
+        let hex = std::str::from_utf8(&hex).unwrap_or_default();
+        let mut key = ArrayString::new();
+        // Namespace and prefix lengths are bounded (see `is_valid_segment`), so the
+        // key always fits; `try_push_str` keeps that an invariant rather than a panic.
+        for part in [self.namespace, ":", self.prefix, ":", hex] {
+            key.try_push_str(part).map_err(|_| {
+                KeyError(bincode::error::EncodeError::Other(
+                    "namespace or prefix longer than the key format allows",
+                ))
+            })?;
+        }
+        Ok(CacheKey(key))
+    }
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Adapts the hasher to bincode's writer interface.
+struct HashWriter<'h>(&'h mut blake3::Hasher);
+
+impl bincode::enc::write::Writer for HashWriter<'_> {
+    fn write(&mut self, bytes: &[u8]) -> Result<(), bincode::error::EncodeError> {
+        self.0.update(bytes);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static IDENTITY: FnIdentity = FnIdentity::new("app::get_user|user|u64,String|User");
+
+    fn key(namespace: &str, prefix: &str, id: u64, name: &str) -> String {
+        let mut hasher = KeyHasher::new(namespace, prefix, &IDENTITY);
+        hasher.arg(&id);
+        hasher.arg(name);
+        hasher.finish().expect("serializable").to_string()
+    }
+
+    #[test]
+    fn layout_is_namespace_prefix_digest() {
+        let key = key("ns", "user", 7, "ada");
+        let parts: Vec<&str> = key.split(':').collect();
+        assert_eq!(parts.len(), 3, "{key}");
+        assert_eq!(&parts[..2], &["ns", "user"]);
+        assert_eq!(parts[2].len(), 32);
+        assert!(parts[2].bytes().all(|b| HEX.contains(&b)), "{key}");
+    }
+
+    #[test]
+    fn same_input_same_key_and_arguments_matter() {
+        assert_eq!(key("ns", "user", 7, "ada"), key("ns", "user", 7, "ada"));
+        assert_ne!(key("ns", "user", 7, "ada"), key("ns", "user", 8, "ada"));
+        assert_ne!(key("ns", "user", 7, "ada"), key("ns", "user", 7, "adb"));
+    }
+
+    #[test]
+    fn argument_boundaries_are_unambiguous() {
+        let split = |a: &str, b: &str| {
+            let mut hasher = KeyHasher::new("ns", "p", &IDENTITY);
+            hasher.arg(a);
+            hasher.arg(b);
+            hasher.finish().expect("serializable")
+        };
+        assert_ne!(split("ab", "c"), split("a", "bc"));
+    }
+
+    #[test]
+    fn identities_and_type_names_separate_keys() {
+        static OTHER: FnIdentity = FnIdentity::new("app::get_user|user|u64,String|Admin");
+        let with = |identity: &FnIdentity, type_name: Option<&str>| {
+            let mut hasher = KeyHasher::new("ns", "user", identity);
+            if let Some(name) = type_name {
+                hasher.type_name(name);
+            }
+            hasher.arg(&1u64);
+            hasher.finish().expect("serializable")
+        };
+        assert_ne!(with(&IDENTITY, None), with(&OTHER, None));
+        assert_ne!(with(&IDENTITY, Some("u8")), with(&IDENTITY, Some("u16")));
+    }
+
+    #[test]
+    fn unserializable_argument_is_an_error() {
+        struct Unsized;
+        impl Serialize for Unsized {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                // A sequence without a length cannot be encoded by bincode.
+                use serde::ser::SerializeSeq;
+                s.serialize_seq(None)?.end()
+            }
+        }
+        let mut hasher = KeyHasher::new("ns", "p", &IDENTITY);
+        hasher.arg(&Unsized);
+        assert!(hasher.finish().is_err());
+    }
+
+    #[test]
+    fn segments() {
+        assert!(is_valid_segment("user-v2.list_all", MAX_PREFIX_LEN));
+        assert!(!is_valid_segment("", MAX_PREFIX_LEN));
+        assert!(!is_valid_segment("a:b", MAX_PREFIX_LEN));
+        assert!(!is_valid_segment("a b", MAX_PREFIX_LEN));
+        assert!(!is_valid_segment(
+            &"x".repeat(MAX_PREFIX_LEN + 1),
+            MAX_PREFIX_LEN
+        ));
+    }
+}

@@ -1,0 +1,147 @@
+//! Cache async functions in Redis with one attribute.
+//!
+//! ```
+//! use cache_runtime::cached;
+//! # #[derive(serde::Serialize, serde::Deserialize, Clone, Debug, PartialEq)]
+//! # struct User { id: u64, name: String }
+//! # #[derive(Debug)] struct DbError;
+//!
+//! #[cached(ttl = 300, prefix = "user")]
+//! async fn get_user(id: u64) -> Result<User, DbError> {
+//!     // the slow part: a database query, an HTTP call...
+//!     Ok(User { id, name: "Ada".into() })
+//! }
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! # cache_runtime::install(cache_runtime::Cache::memory()).unwrap();
+//! let user = get_user(7).await.unwrap(); // a miss: the body runs, the value is stored
+//! let again = get_user(7).await.unwrap(); // a hit: read from the cache
+//! assert_eq!(user, again);
+//! # assert_eq!(cache_runtime::global().stats().hits, 1);
+//! # }
+//! ```
+//!
+//! The first call of `get_user(7)` runs the body and stores the `Ok` value for 300
+//! seconds under a key derived from the arguments; later calls with the same
+//! arguments read it back. Errors are never cached.
+//!
+//! # Where the cache lives
+//!
+//! Without any setup, the first cached call builds the global cache from the
+//! environment: `REDIS_URL` (default `redis://127.0.0.1:6379/0`), `CACHE_NAMESPACE`,
+//! `CACHE_TIMEOUT_MS`, `CACHE_BACKEND` (see [`CacheConfig::from_env`]). To set it up in
+//! code, build a [`Cache`] and [`install`] it at startup:
+//!
+//! ```
+//! use std::time::Duration;
+//! use cache_runtime::{CacheConfig, install};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let cache = CacheConfig::redis("redis://127.0.0.1:6379/0")
+//!     .namespace("shop")
+//!     .timeout(Duration::from_millis(30))
+//!     .build()?; // checks the configuration; connects on first use
+//! install(cache)?;
+//! # Ok(()) }
+//! ```
+//!
+//! A function can also use its own cache with `cache = <expression>`, evaluated on
+//! each call, which must give a `&Cache` (or something that dereferences to one):
+//!
+//! ```
+//! use std::sync::LazyLock;
+//! use cache_runtime::{cached, Cache};
+//!
+//! static LOCAL: LazyLock<Cache> = LazyLock::new(Cache::memory);
+//!
+//! #[cached(ttl = "10m", cache = LOCAL)]
+//! async fn exchange_rate(from: String, to: String) -> Option<f64> {
+//!     Some(1.1)
+//! }
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! assert_eq!(exchange_rate("EUR".into(), "USD".into()).await, Some(1.1));
+//! # exchange_rate("EUR".into(), "USD".into()).await;
+//! assert_eq!(LOCAL.stats().hits, 1);
+//! # }
+//! ```
+//!
+//! # What is cached
+//!
+//! | return type | stored |
+//! |---|---|
+//! | `Result<T, E>`, or any alias of it | `Ok` values only |
+//! | `Option<T>` | `Some` values only; `None` too with `cache_none` |
+//! | any other `T` | every value |
+//!
+//! Values must implement serde's `Serialize` and `Deserialize`; arguments that are
+//! part of the key must implement `Serialize`. Leave arguments out of the key with
+//! `skip(name, ...)`, for example a database pool:
+//!
+//! ```
+//! # use cache_runtime::cached;
+//! # struct Pool;
+//! #[cached(ttl = 60, skip(pool))]
+//! async fn count_orders(pool: &Pool, customer: u64) -> Result<u64, String> {
+//!     Ok(3)
+//! }
+//! ```
+//!
+//! # When the cache fails
+//!
+//! The cache is never the reason a call fails. Every Redis operation has a deadline
+//! (50 ms by default); when Redis is down, slow, or returns bytes that do not decode,
+//! the function runs and its own result is returned. Failures are counted in
+//! [`Cache::stats`] and reported through `tracing`, at most once per ten seconds with
+//! a count of the ones held back. The connection is made on first use and remade
+//! after it breaks, so an application starts while Redis is down and recovers
+//! without a restart.
+//!
+//! # More
+//!
+//! The `docs/` folder of the repository has the attribute reference, the key and
+//! value format, and the benchmarks. The formats are also described in [`key`] and
+//! [`envelope`].
+
+#![deny(missing_docs)]
+
+mod backend;
+mod cache;
+mod call;
+pub mod codec;
+mod config;
+pub mod envelope;
+mod global;
+mod health;
+pub mod key;
+mod outcome;
+mod report;
+mod stats;
+mod ttl;
+
+/// Caches an async function's results. See the [crate documentation](crate) and
+/// `docs/attributes.md` for every option.
+pub use cache_macros::cached;
+
+pub use backend::BackendError;
+pub use cache::Cache;
+pub use config::{
+    CacheConfig, ConfigError, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MEMORY_BYTES, DEFAULT_NAMESPACE,
+    DEFAULT_REDIS_URL, DEFAULT_TIMEOUT,
+};
+pub use global::{AlreadyInstalled, global, install};
+pub use health::{BackendKind, HealthReport};
+pub use key::CacheKey;
+pub use stats::CacheStats;
+pub use ttl::Ttl;
+
+/// What generated code calls. Not a public API: no semver promise.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::call::{CachedFn, cached};
+    pub use crate::global::global;
+    pub use crate::outcome::{
+        AsIs, CacheValue, CachesNone, OkOnly, Outcome, Probe, ProbeOption, ProbePlain, ProbeResult,
+        SomeAndNone, SomeOnly, some_and_none,
+    };
+}
