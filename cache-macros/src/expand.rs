@@ -88,6 +88,7 @@ fn wrap(func: &ItemFn, options: &Options, sig: &Signature) -> TokenStream {
     let rule_expr = match options.cache_none {
         Some(_) => quote_spanned!(ret_span=> #krate::__private::some_and_none::<#ret>()),
         None => quote_spanned!(ret_span=> {
+            #[allow(unused_imports)]
             use #krate::__private::{ProbeOption as _, ProbePlain as _, ProbeResult as _};
             (&&#krate::__private::Probe::<#ret>::new()).outcome()
         }),

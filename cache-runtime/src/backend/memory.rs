@@ -76,6 +76,8 @@ impl MemoryBackend {
 
     pub(crate) fn health(&self) -> HealthReport {
         let mut report = HealthReport::new(BackendKind::Memory);
+        // moka applies inserts and evictions in batches; settle them so the count is exact.
+        self.entries.run_pending_tasks();
         report.entries = Some(self.entries.entry_count());
         report
     }
