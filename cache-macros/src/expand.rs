@@ -1,9 +1,10 @@
 //! Generates the wrapper: the original signature, a static descriptor, the key, and
 //! one call into the runtime with the original body as an `async move` block.
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::{Group, Span, TokenStream, TokenTree};
 use quote::{format_ident, quote, quote_spanned};
 use syn::ItemFn;
+use syn::parse::{ParseStream, Parser};
 use syn::spanned::Spanned;
 
 use crate::options::{self, Errors, Options};
@@ -14,9 +15,8 @@ use crate::signature::{self, Signature, located_at};
 pub(crate) fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
     let func: ItemFn = match syn::parse2(item.clone()) {
         Ok(func) => func,
-        Err(err) => {
-            let err = syn::Error::new(err.span(), "`#[cached]` goes on an `async fn`");
-            let err = err.to_compile_error();
+        Err(_) => {
+            let err = not_a_function(item.clone()).to_compile_error();
             return quote!(#err #item);
         }
     };
@@ -32,8 +32,57 @@ pub(crate) fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
     }
 }
 
+/// The error for an item that is not a function with a body, at the item's keyword
+/// (`struct`, `impl`, ...) or, for a declaration without a body, at its `;`.
+fn not_a_function(item: TokenStream) -> syn::Error {
+    if let Ok(decl) = syn::parse2::<syn::TraitItemFn>(item.clone())
+        && let (None, Some(semi)) = (&decl.default, decl.semi_token)
+    {
+        return syn::Error::new(
+            semi.span,
+            "`#[cached]` needs the function's body: it cannot go on a declaration without one",
+        );
+    }
+    let keyword = |input: ParseStream<'_>| {
+        input.call(syn::Attribute::parse_outer)?;
+        input.parse::<syn::Visibility>()?;
+        let span = input.span();
+        input.parse::<TokenStream>()?;
+        Ok(span)
+    };
+    let span = keyword.parse2(item).unwrap_or_else(|_| Span::call_site());
+    syn::Error::new(span, "`#[cached]` goes on an `async fn`")
+}
+
+/// `tokens` with every span located at `at`; names still resolve where they did.
+fn respan(tokens: TokenStream, at: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|tree| match tree {
+            TokenTree::Group(group) => {
+                let mut new = Group::new(group.delimiter(), respan(group.stream(), at));
+                new.set_span(group.span().located_at(at));
+                TokenTree::Group(new)
+            }
+            mut other => {
+                other.set_span(other.span().located_at(at));
+                other
+            }
+        })
+        .collect()
+}
+
 fn wrap(func: &ItemFn, options: &Options, sig: &Signature) -> TokenStream {
     let krate = &options.krate;
+    // The runtime's path is imported once, and the expansion names the import:
+    // a `crate = "..."` path that does not resolve is then reported once, at the
+    // option, and every use of the failed import is silently skipped by rustc.
+    let rt = format_ident!("__cache_runtime");
+    let krate_span = krate
+        .segments
+        .first()
+        .map_or_else(Span::call_site, |s| s.ident.span());
+    let import = respan(quote!(#krate as #rt), krate_span);
     let ItemFn {
         attrs,
         vis,
@@ -56,9 +105,14 @@ fn wrap(func: &ItemFn, options: &Options, sig: &Signature) -> TokenStream {
     let key = hygienic("__key");
     let rule = hygienic("__rule");
 
-    let cache_expr = match &options.cache {
-        Some(expr) => quote_spanned!(expr.span()=> &(#expr)),
-        None => quote!(#krate::__private::global()),
+    // A `cache` expression of the wrong type is reported at the expression, with
+    // the expected type (`&Cache`) located there too.
+    let (cache_ty, cache_expr) = match &options.cache {
+        Some(expr) => (
+            respan(quote!(&#rt::Cache), expr.span()),
+            quote_spanned!(expr.span()=> &(#expr)),
+        ),
+        None => (quote!(&#rt::Cache), quote!(#rt::__private::global())),
     };
 
     let mut key_parts = Vec::new();
@@ -71,8 +125,11 @@ fn wrap(func: &ItemFn, options: &Options, sig: &Signature) -> TokenStream {
     for param in &sig.const_params {
         key_parts.push(quote!(#key.arg(&#param);));
     }
-    if sig.include_self {
-        key_parts.push(quote!(#key.arg(&self);));
+    if let (true, Some(at)) = (sig.include_self, options.include_self) {
+        // A receiver that is not `Serialize` is reported at `include_self`.
+        let path = respan(quote!(#rt::__private::Probe::<()>::key_self), at);
+        let infer = quote_spanned!(at=> _);
+        key_parts.push(quote_spanned!(at=> #path::<#infer, _>(&mut #key, &self);));
     }
     for arg in &sig.key_args {
         let span = arg.ty.span();
@@ -81,36 +138,61 @@ fn wrap(func: &ItemFn, options: &Options, sig: &Signature) -> TokenStream {
         if arg.opaque {
             key_parts.push(quote!(#key.type_name(::core::any::type_name_of_val(&#name));));
         }
-        key_parts.push(quote_spanned!(span=> #key.arg(&#name);));
+        // An argument that is not `Serialize` is reported at its type: the type is
+        // passed as written, and the bound names nothing else (`impl Trait` cannot
+        // be written there, so it is inferred, and the error points at the `_`).
+        // The local struct named like the argument lets the message name it in
+        // `skip(..)`; it is declared in a block of its own, so it cannot shadow a
+        // type or module of the same name.
+        let ty = &arg.ty;
+        let ty = if arg.opaque {
+            quote_spanned!(span=> _)
+        } else {
+            quote!(#ty)
+        };
+        let arg_name = respan(quote!(#rt::__private::Probe::<()>::arg_name), span);
+        let marker = &arg.ident;
+        key_parts.push(quote_spanned! {span=>
+            #arg_name({
+                #[allow(non_camel_case_types, dead_code)]
+                struct #marker {}
+                ::core::marker::PhantomData::<#marker>
+            })
+            .feed(&mut #key, &#name)
+            .key_arg::<#ty, _>();
+        });
     }
 
     let ret_span = ret.span();
+    let rt_at_ret = respan(quote!(#rt), ret_span);
     let rule_expr = match options.cache_none {
-        Some(_) => quote_spanned!(ret_span=> #krate::__private::some_and_none::<#ret>()),
-        None => quote_spanned!(ret_span=> {
-            #[allow(unused_imports)]
-            use #krate::__private::{ProbeOption as _, ProbePlain as _, ProbeResult as _};
-            (&&#krate::__private::Probe::<#ret>::new()).outcome()
-        }),
+        Some(_) => quote_spanned!(ret_span=> #rt_at_ret::__private::some_and_none::<#ret, _>()),
+        None => {
+            let probe = quote_spanned!(ret_span=> (&&#rt_at_ret::__private::Probe::<#ret>::new()).outcome());
+            quote!({
+                use #rt::__private::{ProbeOption as _, ProbePlain as _, ProbeResult as _};
+                #probe
+            })
+        }
     };
     // Errors about the return type (not serializable) land on the return type.
-    let mut rule_arg = rule.clone();
-    rule_arg.set_span(Span::mixed_site().located_at(ret_span));
+    let rule_expr = quote_spanned!(ret_span=> #rt_at_ret::__private::Probe::<#ret>::new().stored(#rule_expr).rule::<#ret, _, _>());
 
     quote! {
         #(#attrs)*
         #vis #fn_sig {
-            static #site: #krate::__private::CachedFn = #krate::__private::CachedFn::new(
+            use #import;
+            static #site: #rt::__private::CachedFn = #rt::__private::CachedFn::new(
                 #prefix,
                 ::core::concat!(::core::module_path!(), #fingerprint),
                 #ttl_ms,
             );
-            let #cache: &#krate::Cache = #cache_expr;
+            let #cache: #cache_ty = #cache_expr;
             #[allow(unused_mut)]
             let mut #key = #site.key(#cache);
             #(#key_parts)*
             let #rule = #rule_expr;
-            #krate::__private::cached(#cache, &#site, #key.finish(), #rule_arg, async move {
+            #rt::__private::cached(#cache, &#site, #key.finish(), #rule, async move {
                 // Fixes the block's return type up front, so `?` and `return` in the
                 // body keep their meaning.
                 #[allow(unreachable_code, clippy::diverging_sub_expression, clippy::empty_loop)]

@@ -57,11 +57,19 @@ pub(crate) fn check(
         ));
     }
     let ret = match &sig.output {
-        ReturnType::Type(_, ty) => Some((**ty).clone()),
+        ReturnType::Type(_, ty) => {
+            if let Some(borrowed) = stored_borrow(ty) {
+                errors.push(syn::Error::new_spanned(
+                    borrowed,
+                    "a cached function cannot return a borrowed value: it could be written to the cache but never read back; return an owned type (`String` rather than `&str`, `Vec<T>` rather than `&[T]`)",
+                ));
+            }
+            Some((**ty).clone())
+        }
         ReturnType::Default => {
             errors.push(syn::Error::new(
                 sig.ident.span(),
-                "a cached function must return the value to cache",
+                "`#[cached]` needs a return type: a cached function returns the value to cache",
             ));
             None
         }
@@ -107,13 +115,13 @@ pub(crate) fn check(
         }
     }
     let include_self = options.and_then(|o| o.include_self);
-    if let Some(span) = include_self {
-        if !has_receiver {
-            errors.push(syn::Error::new(
-                span,
-                "`include_self` needs a method with a `self` receiver",
-            ));
-        }
+    if let Some(span) = include_self
+        && !has_receiver
+    {
+        errors.push(syn::Error::new(
+            span,
+            "`include_self` needs a method with a `self` receiver",
+        ));
     }
 
     let mut type_params = Vec::new();
@@ -135,6 +143,42 @@ pub(crate) fn check(
         type_params,
         const_params,
     })
+}
+
+/// A reference in the part of the return type that would be stored: such a value
+/// implements `Deserialize` only for borrowed input, so it could never be read back.
+/// rustc reports that only as lifetime errors in the generated code, hence this
+/// syntactic check. The error type of a `Result` is never stored and is skipped, and
+/// so is everything inside `PhantomData`, function pointers and trait objects.
+fn stored_borrow(ty: &Type) -> Option<&syn::TypeReference> {
+    match ty {
+        Type::Reference(reference) => Some(reference),
+        Type::Paren(inner) => stored_borrow(&inner.elem),
+        Type::Group(inner) => stored_borrow(&inner.elem),
+        Type::Array(array) => stored_borrow(&array.elem),
+        Type::Slice(slice) => stored_borrow(&slice.elem),
+        Type::Tuple(tuple) => tuple.elems.iter().find_map(stored_borrow),
+        Type::Path(path) if path.qself.is_none() => {
+            let last = path.path.segments.last()?;
+            if last.ident == "PhantomData" {
+                return None;
+            }
+            let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+                return None;
+            };
+            let types = args.args.iter().filter_map(|arg| match arg {
+                syn::GenericArgument::Type(ty) => Some(ty),
+                _ => None,
+            });
+            let stored = if last.ident == "Result" {
+                1
+            } else {
+                usize::MAX
+            };
+            types.take(stored).find_map(stored_borrow)
+        }
+        _ => None,
+    }
 }
 
 fn contains_impl(ty: &Type) -> bool {

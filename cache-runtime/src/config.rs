@@ -255,10 +255,10 @@ pub(crate) fn redact_url(url: &str) -> String {
 /// `message` with any credentials of `url` removed, for errors that quote the URL.
 fn scrub(message: &str, url: &str) -> String {
     let mut message = message.replace(url, &redact_url(url));
-    if let Ok(parsed) = url::Url::parse(url) {
-        if let Some(password) = parsed.password().filter(|p| !p.is_empty()) {
-            message = message.replace(password, "***");
-        }
+    if let Ok(parsed) = url::Url::parse(url)
+        && let Some(password) = parsed.password().filter(|p| !p.is_empty())
+    {
+        message = message.replace(password, "***");
     }
     message
 }
