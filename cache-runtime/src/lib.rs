@@ -108,6 +108,7 @@
 mod backend;
 mod cache;
 mod call;
+mod checks;
 pub mod codec;
 mod config;
 pub mod envelope;
