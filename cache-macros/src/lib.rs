@@ -14,6 +14,7 @@ mod expand;
 mod fingerprint;
 mod options;
 mod signature;
+mod writes;
 
 use proc_macro::TokenStream;
 
@@ -23,4 +24,24 @@ use proc_macro::TokenStream;
 #[proc_macro_attribute]
 pub fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::cached(args.into(), item.into()).into()
+}
+
+/// Removes cached entries after the function succeeds: `#[invalidate(get_user(id))]`.
+///
+/// Targets: `f(args)` (one entry of a `#[cached]` function), `f(..)` (all its
+/// entries), `self.method(args)` or `Self::f(args)`, and group statics (`USERS`).
+/// Options: `before` (remove before the body runs instead), `cache = expr` (the cache
+/// of group targets), `crate = "path"`. See `docs/invalidation.md`.
+#[proc_macro_attribute]
+pub fn invalidate(args: TokenStream, item: TokenStream) -> TokenStream {
+    writes::invalidate(args.into(), item.into()).into()
+}
+
+/// Writes the function's result into a cached function's entry after it succeeds
+/// (write-through): `#[cache_put(get_user(user.id))]`.
+///
+/// See `docs/invalidation.md`.
+#[proc_macro_attribute]
+pub fn cache_put(args: TokenStream, item: TokenStream) -> TokenStream {
+    writes::cache_put(args.into(), item.into()).into()
 }

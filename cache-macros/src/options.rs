@@ -7,7 +7,7 @@ use syn::{Expr, Ident, Lit, LitInt, LitStr, Path};
 
 use crate::duration::ttl_millis;
 
-const VALID: &str = "ttl, prefix, skip, include_self, cache, cache_none, version, crate";
+const VALID: &str = "ttl, prefix, skip, include_self, cache, cache_none, groups, version, crate";
 /// Longest prefix; the same bound as `cache_runtime::key::MAX_PREFIX_LEN`.
 const MAX_PREFIX_LEN: usize = 64;
 
@@ -16,6 +16,7 @@ pub(crate) struct Options {
     pub(crate) ttl_ms: u64,
     pub(crate) prefix: Option<LitStr>,
     pub(crate) skip: Vec<Ident>,
+    pub(crate) groups: Vec<Path>,
     pub(crate) include_self: Option<Span>,
     pub(crate) cache: Option<Expr>,
     pub(crate) cache_none: Option<Span>,
@@ -51,6 +52,7 @@ struct Raw {
     ttl: Slot<Lit>,
     prefix: Slot<LitStr>,
     skip: Slot<Vec<Ident>>,
+    groups: Slot<Vec<Path>>,
     include_self: Slot<Span>,
     cache: Slot<Expr>,
     cache_none: Slot<Span>,
@@ -74,6 +76,14 @@ impl Raw {
                     Ok(())
                 })?;
                 self.skip.set(&meta, names)
+            }
+            "groups" => {
+                let mut paths = Vec::new();
+                meta.parse_nested_meta(|group| {
+                    paths.push(group.path.clone());
+                    Ok(())
+                })?;
+                self.groups.set(&meta, paths)
             }
             "include_self" => self.include_self.set(&meta, flag(&meta)?),
             "cache" => self.cache.set(&meta, meta.value()?.parse()?),
@@ -128,6 +138,7 @@ impl Raw {
             ttl_ms,
             prefix: self.prefix.0,
             skip: self.skip.0.unwrap_or_default(),
+            groups: self.groups.0.unwrap_or_default(),
             include_self: self.include_self.0,
             cache: self.cache.0,
             cache_none: self.cache_none.0,

@@ -19,6 +19,8 @@ pub(crate) struct KeyArg {
 /// The checked signature.
 pub(crate) struct Signature {
     pub(crate) name: Ident,
+    /// Every named argument, in order, key or skipped.
+    pub(crate) args: Vec<(Ident, Type)>,
     pub(crate) key_args: Vec<KeyArg>,
     pub(crate) has_receiver: bool,
     pub(crate) include_self: bool,
@@ -78,6 +80,7 @@ pub(crate) fn check(
     let skip = options.map_or(&[][..], |o| o.skip.as_slice());
     let mut has_receiver = false;
     let mut key_args = Vec::new();
+    let mut args = Vec::new();
     let mut named = Vec::new();
     for input in &sig.inputs {
         match input {
@@ -91,6 +94,7 @@ pub(crate) fn check(
                     continue;
                 };
                 named.push(&pat.ident);
+                args.push((pat.ident.clone(), (*typed.ty).clone()));
                 if !skip.contains(&pat.ident) {
                     key_args.push(KeyArg {
                         ident: pat.ident.clone(),
@@ -136,6 +140,7 @@ pub(crate) fn check(
 
     Some(Signature {
         name: sig.ident.clone(),
+        args,
         key_args,
         has_receiver,
         include_self: include_self.is_some() && has_receiver,

@@ -5,21 +5,31 @@
 //! and turned into "run the function". Nothing here returns an error to the caller of
 //! a cached function.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::backend::{Backend, BackendError};
+use crate::call::CachedFn;
 use crate::codec::Bincode;
 use crate::config::{CacheConfig, DEFAULT_MEMORY_BYTES, DEFAULT_NAMESPACE};
+use crate::entry::EntryTarget;
 use crate::envelope::{self, Meta};
+use crate::group::{CacheGroup, IndexKey};
 use crate::health::{BackendKind, HealthReport};
 use crate::key::CacheKey;
 use crate::report::Throttle;
+use crate::retry::{self, Attempt, Pending, Retry};
 use crate::stats::{CacheStats, Counters};
-use crate::ttl::Ttl;
+
+/// How long a failed group invalidation is retried when no TTL of the group's
+/// entries is known in this process.
+const UNKNOWN_GROUP_TTL: Duration = Duration::from_secs(3600);
 
 /// How often a storm of similar failures is reported.
 const REPORT_INTERVAL: Duration = Duration::from_secs(10);
@@ -38,9 +48,11 @@ pub struct Cache {
 struct Inner {
     backend: Backend,
     namespace: String,
-    counters: Counters,
+    counters: ShardedCounters,
     backend_failures: Throttle,
     data_failures: Throttle,
+    /// Invalidations waiting to be retried; see [`crate::retry`].
+    retries: OnceLock<mpsc::UnboundedSender<Retry>>,
 }
 
 impl std::fmt::Debug for Cache {
@@ -51,6 +63,54 @@ impl std::fmt::Debug for Cache {
             .finish_non_exhaustive()
     }
 }
+
+/// How many sets of counters a cache keeps; see [`ShardedCounters`].
+const COUNTER_SHARDS: usize = 8;
+
+/// The cache's counters, split into sets that threads count into separately.
+///
+/// Every call counts (a hit, a miss...), from every thread of the runtime. With one
+/// set, each count would take the counter's cache line away from the other threads,
+/// and a hit would wait for it: a cost that grows with the number of threads. Each
+/// thread counts into one set instead, on cache lines of its own, and
+/// [`Cache::stats`] adds the sets up.
+struct ShardedCounters([OwnLines<Counters>; COUNTER_SHARDS]);
+
+impl ShardedCounters {
+    fn new() -> Self {
+        Self(std::array::from_fn(|_| OwnLines(Counters::default())))
+    }
+
+    /// The set the current thread counts into.
+    #[inline]
+    fn local(&self) -> &Counters {
+        &self.0[shard_index()].0
+    }
+
+    fn snapshot(&self) -> CacheStats {
+        self.0
+            .iter()
+            .map(|shard| shard.0.snapshot())
+            .fold(CacheStats::default(), CacheStats::plus)
+    }
+}
+
+/// The counter set of the current thread: threads are given sets in turn.
+#[inline]
+fn shard_index() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static SHARD: usize = NEXT.fetch_add(1, Relaxed) % COUNTER_SHARDS;
+    }
+    // Only unavailable while the thread's locals are being destroyed.
+    SHARD.try_with(|shard| *shard).unwrap_or(0)
+}
+
+/// Keeps its value on cache lines of its own (128 bytes: a pair of 64-byte lines,
+/// which x86 prefetches together), so that writes to it do not slow down threads
+/// reading or writing anything next to it.
+#[repr(align(128))]
+struct OwnLines<T>(T);
 
 /// The result of reading one entry.
 pub(crate) enum Lookup<V> {
@@ -67,9 +127,10 @@ impl Cache {
             inner: Arc::new(Inner {
                 backend,
                 namespace,
-                counters: Counters::default(),
+                counters: ShardedCounters::new(),
                 backend_failures: Throttle::new(REPORT_INTERVAL),
                 data_failures: Throttle::new(REPORT_INTERVAL),
+                retries: OnceLock::new(),
             }),
         }
     }
@@ -132,8 +193,10 @@ impl Cache {
 
     /// Reads and decodes the entry under `key`.
     pub(crate) async fn lookup<V: DeserializeOwned>(&self, key: &CacheKey) -> Lookup<V> {
-        let counters = &self.inner.counters;
-        let stored = match self.inner.backend.get(key).await {
+        let stored = self.inner.backend.get(key).await;
+        // After the read: the task may have moved to another thread meanwhile.
+        let counters = self.inner.counters.local();
+        let stored = match stored {
             Ok(Some(stored)) => stored,
             Ok(None) => {
                 Counters::bump(&counters.misses);
@@ -166,12 +229,13 @@ impl Cache {
         }
     }
 
-    /// Encodes `value` and writes it under `key` for `ttl`.
+    /// Encodes `value` and writes it under `key` with `function`'s TTL, recording the
+    /// key in the function's index and in its groups' (see [`crate::group`]).
     pub(crate) async fn store<V: Serialize + ?Sized>(
         &self,
         key: &CacheKey,
         value: &V,
-        ttl: Ttl,
+        function: &CachedFn,
         compute: Duration,
     ) {
         let bytes = match envelope::encode::<Bincode, V>(value, Meta::now(compute)) {
@@ -181,15 +245,23 @@ impl Cache {
                 return;
             }
         };
-        match self.inner.backend.set(key, bytes, ttl).await {
-            Ok(()) => Counters::bump(&self.inner.counters.writes),
+        let ttl = function.ttl();
+        let namespace = self.namespace();
+        let mut indexes = Vec::with_capacity(1 + function.groups().len());
+        indexes.push(function.index(namespace));
+        for group in function.groups() {
+            group.note_ttl(ttl.as_millis());
+            indexes.push(IndexKey::group(namespace, group));
+        }
+        match self.inner.backend.set(key, bytes, ttl, &indexes).await {
+            Ok(()) => Counters::bump(&self.inner.counters.local().writes),
             Err(err) => self.backend_failed("write", key, &err),
         }
     }
 
     /// Counts and reports a key or value that could not be encoded.
     pub(crate) fn encode_failed(&self, key: impl std::fmt::Display, err: &dyn std::error::Error) {
-        Counters::bump(&self.inner.counters.encode_failures);
+        Counters::bump(&self.inner.counters.local().encode_failures);
         if let Some(suppressed) = self.inner.data_failures.admit() {
             tracing::warn!(
                 target: "cache_runtime",
@@ -201,8 +273,111 @@ impl Cache {
         }
     }
 
-    fn backend_failed(&self, operation: &'static str, key: &CacheKey, err: &BackendError) {
-        let counters = &self.inner.counters;
+    /// Writes `value` into `target` (write-through).
+    pub(crate) async fn put_entry<V: Serialize + ?Sized>(&self, target: &EntryTarget, value: &V) {
+        if let Some(key) = &target.key {
+            self.store(key, value, target.function, Duration::ZERO)
+                .await;
+        }
+    }
+
+    /// Removes one entry.
+    pub(crate) async fn invalidate_entry(&self, target: &EntryTarget) {
+        if let Some(key) = target.key {
+            let ttl = target.function.ttl().as_duration();
+            self.invalidate(Pending::Entry(key), ttl).await;
+        }
+    }
+
+    /// Removes every entry of `function`.
+    pub(crate) async fn invalidate_function(&self, function: &CachedFn) {
+        let index = function.index(self.namespace());
+        self.invalidate(Pending::Index(index), function.ttl().as_duration())
+            .await;
+    }
+
+    /// Removes every entry of `group`.
+    pub(crate) async fn invalidate_group(&self, group: &CacheGroup) {
+        let index = IndexKey::group(self.namespace(), group);
+        // Retried for the longest TTL this process wrote into the group, or, if it
+        // wrote none, for an hour: entries may come from other processes.
+        let ttl = match group.longest_ttl_ms() {
+            0 => UNKNOWN_GROUP_TTL,
+            ms => Duration::from_millis(ms),
+        };
+        self.invalidate(Pending::Index(index), ttl).await;
+    }
+
+    /// One attempt now; on failure, queued for retries until `ttl` has passed.
+    async fn invalidate(&self, what: Pending, ttl: Duration) {
+        match self.try_invalidate(what).await {
+            Ok(()) => Counters::bump(&self.inner.counters.local().invalidations),
+            Err(err) => {
+                self.backend_failed("invalidate", &what, &err);
+                Counters::bump(&self.inner.counters.local().invalidations_queued);
+                self.queue_retry(Retry {
+                    what,
+                    give_up_at: Instant::now() + ttl,
+                });
+            }
+        }
+    }
+
+    async fn try_invalidate(&self, what: Pending) -> Result<(), BackendError> {
+        match &what {
+            Pending::Entry(key) => self.inner.backend.delete(key).await,
+            Pending::Index(index) => self.inner.backend.clear_index(index).await,
+        }
+    }
+
+    /// Hands `retry` to this cache's retry task, starting the task on first use. The
+    /// task holds the cache weakly and ends when the cache is dropped.
+    fn queue_retry(&self, retry: Retry) {
+        let sender = self.inner.retries.get_or_init(|| {
+            let (sender, queue) = mpsc::unbounded_channel();
+            let weak = Arc::downgrade(&self.inner);
+            let for_abandoned = weak.clone();
+            let attempt = move |what: Pending| {
+                let weak = weak.clone();
+                async move {
+                    let Some(inner) = weak.upgrade() else {
+                        return Attempt::CacheDropped;
+                    };
+                    let cache = Cache { inner };
+                    match cache.try_invalidate(what).await {
+                        Ok(()) => {
+                            Counters::bump(&cache.inner.counters.local().invalidations);
+                            tracing::info!(target: "cache_runtime", target_key = %what, "queued invalidation applied");
+                            Attempt::Applied
+                        }
+                        Err(_) => Attempt::Failed,
+                    }
+                }
+            };
+            let abandoned = move |what: &Pending| {
+                if let Some(inner) = for_abandoned.upgrade() {
+                    Counters::bump(&inner.counters.local().invalidations_expired);
+                }
+                tracing::warn!(
+                    target: "cache_runtime",
+                    target_key = %what,
+                    "queued invalidation dropped: the backend stayed unreachable until the entries expired"
+                );
+            };
+            tokio::spawn(retry::run(queue, attempt, abandoned));
+            sender
+        });
+        // Fails only if the task has ended, which it does only once the cache is gone.
+        let _ = sender.send(retry);
+    }
+
+    fn backend_failed(
+        &self,
+        operation: &'static str,
+        key: &dyn std::fmt::Display,
+        err: &BackendError,
+    ) {
+        let counters = self.inner.counters.local();
         Counters::bump(&counters.backend_errors);
         if matches!(err, BackendError::Timeout(_)) {
             Counters::bump(&counters.timeouts);

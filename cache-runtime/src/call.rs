@@ -4,6 +4,7 @@ use std::future::Future;
 use std::time::Instant;
 
 use crate::cache::{Cache, Lookup};
+use crate::group::{CacheGroup, IndexKey};
 use crate::key::{CacheKey, FnIdentity, KeyError, KeyHasher};
 use crate::outcome::Outcome;
 use crate::ttl::Ttl;
@@ -14,12 +15,19 @@ pub struct CachedFn {
     prefix: &'static str,
     ttl: Ttl,
     identity: FnIdentity,
+    groups: &'static [&'static CacheGroup],
 }
 
 impl CachedFn {
-    /// Describes a function. `ttl_ms` is checked to be non-zero by the macro; a zero
-    /// here fails compilation of the `static` that holds the descriptor.
-    pub const fn new(prefix: &'static str, fingerprint: &'static str, ttl_ms: u64) -> Self {
+    /// Describes a function whose entries also belong to `groups`. `ttl_ms` is checked
+    /// to be non-zero by the macro; a zero here fails compilation of the `static` that
+    /// holds the descriptor.
+    pub const fn new(
+        prefix: &'static str,
+        fingerprint: &'static str,
+        ttl_ms: u64,
+        groups: &'static [&'static CacheGroup],
+    ) -> Self {
         let Some(ttl) = Ttl::from_millis(ttl_ms) else {
             panic!("a cached function's TTL must be greater than zero");
         };
@@ -27,7 +35,18 @@ impl CachedFn {
             prefix,
             ttl,
             identity: FnIdentity::new(fingerprint),
+            groups,
         }
+    }
+
+    /// The named groups this function's entries belong to.
+    pub fn groups(&self) -> &'static [&'static CacheGroup] {
+        self.groups
+    }
+
+    /// The index of all this function's entries in `namespace`.
+    pub(crate) fn index(&self, namespace: &str) -> IndexKey {
+        IndexKey::function(namespace, self.prefix, &self.identity.index_id())
     }
 
     /// The key prefix.
@@ -46,6 +65,7 @@ impl CachedFn {
     }
 
     /// Starts this function's key for one call in `cache`.
+    #[inline]
     pub fn key<'a>(&'a self, cache: &'a Cache) -> KeyHasher<'a> {
         KeyHasher::new(cache.namespace(), self.prefix, &self.identity)
     }
@@ -84,9 +104,7 @@ where
     let started = Instant::now();
     let ret = body.await;
     if writable && let Some(value) = O::cacheable(&ret) {
-        cache
-            .store(&key, value, function.ttl, started.elapsed())
-            .await;
+        cache.store(&key, value, function, started.elapsed()).await;
     }
     ret
 }

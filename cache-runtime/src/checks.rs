@@ -288,3 +288,55 @@ impl<X> Same<X> for X {
     }
 }
 
+/// Feeds a key argument into a key if it is `Serialize`, and reports nothing if it is
+/// not. The companions (`get_user_entry`) build their keys with it: the function's own
+/// wrapper has already checked the same arguments, with a precise error, and a second
+/// report of the same mistake from the companion would only add noise. When the
+/// wrapper compiles, every argument is `Serialize` and this feeds exactly what the
+/// wrapper feeds.
+///
+/// (Deref specialization again: `feed` on [`Unchecked`] needs `T: Serialize`; when
+/// that does not hold, method resolution goes on to [`NotFed`], whose `feed` does
+/// nothing.)
+pub struct Unchecked<'a, T: ?Sized>(NotFed<'a, T>);
+
+/// See [`Unchecked`].
+pub struct NotFed<'a, T: ?Sized>(&'a T);
+
+impl<'a, T: ?Sized> Unchecked<'a, T> {
+    /// Wraps `value`.
+    pub fn new(value: &'a T) -> Self {
+        Self(NotFed(value))
+    }
+}
+
+impl<T: Serialize + ?Sized> Unchecked<'_, T> {
+    /// Mixes the value into `key`.
+    pub fn feed(&self, key: &mut KeyHasher<'_>) {
+        key.arg(self.0.0);
+    }
+}
+
+impl<'a, T: ?Sized> std::ops::Deref for Unchecked<'a, T> {
+    type Target = NotFed<'a, T>;
+    fn deref(&self) -> &NotFed<'a, T> {
+        &self.0
+    }
+}
+
+impl<T: ?Sized> NotFed<'_, T> {
+    /// Does nothing: the wrapper reports the argument.
+    pub fn feed(&self, _key: &mut KeyHasher<'_>) {}
+}
+
+impl<T: ?Sized> std::fmt::Debug for Unchecked<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Unchecked")
+    }
+}
+
+impl<T: ?Sized> std::fmt::Debug for NotFed<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NotFed")
+    }
+}

@@ -3,13 +3,21 @@
 //! The digest is BLAKE3, keyed per function: the key is derived once from the
 //! function's fingerprint (its module path, name, prefix, and the argument and return
 //! types as written), so a changed signature never reads the old entries. The
-//! arguments are then serialized with bincode straight into the hasher, without an
-//! intermediate buffer. Only the first 128 bits of the digest are kept, as 32
+//! arguments are then serialized with bincode, and the digest is the keyed BLAKE3
+//! hash of that byte sequence. Only the first 128 bits of the digest are kept, as 32
 //! lowercase hex digits: short enough for compact keys, far beyond collision range.
 //!
 //! Arguments never appear in the key in readable form, so keys leak nothing and
-//! formatting changes (`Debug`, `Display`) cannot alter them. The whole key lives
-//! inline in a [`CacheKey`], so deriving one does not touch the heap.
+//! formatting changes (`Debug`, `Display`) cannot alter them.
+//!
+//! Keys are derived on every call, hits included, so this is a hot path. The
+//! serialized arguments are collected in a small inline buffer and hashed in one go
+//! when they fit in it ([`INLINE_INPUT_LEN`] bytes, which covers ids, short strings
+//! and small structs); only longer input is streamed through an incremental hasher,
+//! which lives on the heap because it is large. The finished key lives inline in a
+//! [`CacheKey`]. So for arguments that fit, deriving a key does not touch the heap.
+//! (How the bytes reach BLAKE3 does not change the digest: hashing in one call and
+//! streaming give the same result.)
 //!
 //! The layout is version 1 of the key format and is pinned by a golden test: changing
 //! anything here changes every key and must come with a new
@@ -18,7 +26,7 @@
 use std::fmt;
 use std::sync::OnceLock;
 
-use arrayvec::ArrayString;
+use arrayvec::{ArrayString, ArrayVec};
 use serde::Serialize;
 
 /// Longest namespace accepted by [`CacheConfig`](crate::CacheConfig), in bytes.
@@ -27,6 +35,9 @@ pub const MAX_NAMESPACE_LEN: usize = 48;
 pub const MAX_PREFIX_LEN: usize = 64;
 
 const DIGEST_BYTES: usize = 16;
+/// Serialized arguments (and run-time type names) up to this many bytes are hashed
+/// from an inline buffer, without touching the heap.
+pub const INLINE_INPUT_LEN: usize = 256;
 const KEY_CAPACITY: usize = MAX_NAMESPACE_LEN + 1 + MAX_PREFIX_LEN + 1 + 2 * DIGEST_BYTES;
 
 /// BLAKE3 `derive_key` context for per-function hash keys (version 1 of the key format).
@@ -92,9 +103,21 @@ impl FnIdentity {
         self.fingerprint
     }
 
+    #[inline]
     fn hash_key(&self) -> &[u8; 32] {
         self.hash_key
             .get_or_init(|| blake3::derive_key(IDENTITY_CONTEXT, self.fingerprint.as_bytes()))
+    }
+
+    /// 16 hex digits naming this function in its group index key. Derived from the
+    /// identity, so it changes whenever the function's keys do.
+    pub fn index_id(&self) -> ArrayString<16> {
+        let mut id = ArrayString::new();
+        for byte in &self.hash_key()[..8] {
+            id.push(char::from(HEX[usize::from(byte >> 4)]));
+            id.push(char::from(HEX[usize::from(byte & 0x0f)]));
+        }
+        id
     }
 }
 
@@ -105,53 +128,120 @@ pub struct KeyError(#[from] bincode::error::EncodeError);
 
 /// Builds one [`CacheKey`]: feed type names and arguments in a fixed order, then
 /// [`finish`](Self::finish).
-#[derive(Debug)]
 pub struct KeyHasher<'a> {
-    hasher: blake3::Hasher,
+    hash_key: [u8; 32],
     namespace: &'a str,
     prefix: &'a str,
+    input: Input,
     error: Option<KeyError>,
+}
+
+impl fmt::Debug for KeyHasher<'_> {
+    // Not the input: it holds the arguments, which keys never reveal.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyHasher")
+            .field("namespace", &self.namespace)
+            .field("prefix", &self.prefix)
+            .field("error", &self.error)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The hash input so far: inline while it fits, then streamed into a hasher. (A
+/// `blake3::Hasher` is about 2 KB; keeping one inline would make every key, and
+/// every cached call's future, that much larger to build and move.)
+#[allow(
+    clippy::large_enum_variant,
+    reason = "inline on purpose: the buffer is what keeps short keys off the heap"
+)]
+enum Input {
+    Inline(ArrayVec<u8, INLINE_INPUT_LEN>),
+    Streamed(Box<blake3::Hasher>),
+}
+
+impl Input {
+    #[inline]
+    fn update(&mut self, hash_key: &[u8; 32], bytes: &[u8]) {
+        match self {
+            Self::Inline(buffer) => {
+                if buffer.try_extend_from_slice(bytes).is_err() {
+                    self.spill(hash_key, bytes);
+                }
+            }
+            Self::Streamed(hasher) => {
+                hasher.update(bytes);
+            }
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn spill(&mut self, hash_key: &[u8; 32], bytes: &[u8]) {
+        let mut hasher = Box::new(blake3::Hasher::new_keyed(hash_key));
+        if let Self::Inline(buffer) = self {
+            hasher.update(buffer);
+        }
+        hasher.update(bytes);
+        *self = Self::Streamed(hasher);
+    }
+
+    #[inline]
+    fn finalize(&self, hash_key: &[u8; 32]) -> blake3::Hash {
+        match self {
+            Self::Inline(buffer) => blake3::keyed_hash(hash_key, buffer),
+            Self::Streamed(hasher) => hasher.finalize(),
+        }
+    }
 }
 
 impl<'a> KeyHasher<'a> {
     /// Starts a key in `namespace` for the function with `prefix` and `identity`.
+    #[inline]
     pub fn new(namespace: &'a str, prefix: &'a str, identity: &FnIdentity) -> Self {
         Self {
-            hasher: blake3::Hasher::new_keyed(identity.hash_key()),
+            hash_key: *identity.hash_key(),
             namespace,
             prefix,
+            input: Input::Inline(ArrayVec::new()),
             error: None,
         }
     }
 
     /// Mixes in a type name known only at run time: a generic parameter's or `Self`'s.
     /// Two instantiations of one generic function therefore never share entries.
+    #[inline]
     pub fn type_name(&mut self, name: &str) {
-        self.hasher.update(&(name.len() as u64).to_le_bytes());
-        self.hasher.update(name.as_bytes());
+        self.input
+            .update(&self.hash_key, &(name.len() as u64).to_le_bytes());
+        self.input.update(&self.hash_key, name.as_bytes());
     }
 
-    /// Mixes in one argument, serialized with bincode straight into the hasher.
+    /// Mixes in one argument, serialized with bincode.
     ///
     /// The function's fingerprint fixes the argument types, and bincode encodes each
     /// type self-delimitingly, so the sequence of arguments maps to the hash input
     /// one to one.
+    #[inline]
     pub fn arg<T: Serialize + ?Sized>(&mut self, value: &T) {
         if self.error.is_some() {
             return;
         }
-        let writer = HashWriter(&mut self.hasher);
+        let writer = InputWriter {
+            input: &mut self.input,
+            hash_key: &self.hash_key,
+        };
         if let Err(err) = bincode::serde::encode_into_writer(value, writer, ARG_ENCODING) {
             self.error = Some(KeyError(err));
         }
     }
 
     /// The finished key, or the first serialization error.
+    #[inline]
     pub fn finish(self) -> Result<CacheKey, KeyError> {
         if let Some(err) = self.error {
             return Err(err);
         }
-        let digest = self.hasher.finalize();
+        let digest = self.input.finalize(&self.hash_key);
         let mut hex = [0u8; 2 * DIGEST_BYTES];
         for (pair, byte) in hex
             .chunks_exact_mut(2)
@@ -178,12 +268,16 @@ impl<'a> KeyHasher<'a> {
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
-/// Adapts the hasher to bincode's writer interface.
-struct HashWriter<'h>(&'h mut blake3::Hasher);
+/// Adapts the hash input to bincode's writer interface.
+struct InputWriter<'h> {
+    input: &'h mut Input,
+    hash_key: &'h [u8; 32],
+}
 
-impl bincode::enc::write::Writer for HashWriter<'_> {
+impl bincode::enc::write::Writer for InputWriter<'_> {
+    #[inline]
     fn write(&mut self, bytes: &[u8]) -> Result<(), bincode::error::EncodeError> {
-        self.0.update(bytes);
+        self.input.update(self.hash_key, bytes);
         Ok(())
     }
 }
@@ -257,6 +351,51 @@ mod tests {
         let mut hasher = KeyHasher::new("ns", "p", &IDENTITY);
         hasher.arg(&Unsized);
         assert!(hasher.finish().is_err());
+    }
+
+    /// The digest is the keyed BLAKE3 hash of the byte sequence, however the bytes
+    /// reach it: below, at and above the inline buffer's size, and across the switch
+    /// to streaming in the middle of an argument.
+    #[test]
+    fn digest_is_keyed_blake3_of_the_encoded_input() {
+        let reference = |parts: &[&[u8]]| {
+            let mut hasher = blake3::Hasher::new_keyed(IDENTITY.hash_key());
+            for part in parts {
+                hasher.update(&bincode::serde::encode_to_vec(part, ARG_ENCODING).expect("encodes"));
+            }
+            let digest = hasher.finalize();
+            let hex: String = digest.as_bytes()[..DIGEST_BYTES]
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            format!("ns:p:{hex}")
+        };
+        let long = vec![0xa5u8; 3 * INLINE_INPUT_LEN];
+        for first in [
+            0,
+            1,
+            100,
+            INLINE_INPUT_LEN - 3,
+            INLINE_INPUT_LEN,
+            2 * INLINE_INPUT_LEN,
+        ] {
+            for second in [0, 5, INLINE_INPUT_LEN - 1, INLINE_INPUT_LEN + 7] {
+                let (a, b) = (&long[..first], &long[..second]);
+                let mut hasher = KeyHasher::new("ns", "p", &IDENTITY);
+                hasher.arg(a);
+                hasher.arg(b);
+                let key = hasher.finish().expect("serializable");
+                assert_eq!(key.as_str(), reference(&[a, b]), "{first} + {second} bytes");
+            }
+        }
+    }
+
+    #[test]
+    fn debug_does_not_show_arguments() {
+        let mut hasher = KeyHasher::new("ns", "p", &IDENTITY);
+        hasher.arg("secret-argument");
+        let shown = format!("{hasher:?}");
+        assert!(!shown.contains("secret"), "{shown}");
     }
 
     #[test]

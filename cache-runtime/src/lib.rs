@@ -111,18 +111,26 @@ mod call;
 mod checks;
 pub mod codec;
 mod config;
+mod entry;
 pub mod envelope;
 mod global;
+pub mod group;
 mod health;
 pub mod key;
 mod outcome;
 mod report;
+mod retry;
 mod stats;
 mod ttl;
 
+/// Writes the function's result into a cached entry (write-through). See
+/// `docs/invalidation.md`.
+pub use cache_macros::cache_put;
 /// Caches an async function's results. See the [crate documentation](crate) and
 /// `docs/attributes.md` for every option.
 pub use cache_macros::cached;
+/// Removes cached entries when the function succeeds. See `docs/invalidation.md`.
+pub use cache_macros::invalidate;
 
 pub use backend::BackendError;
 pub use cache::Cache;
@@ -130,7 +138,9 @@ pub use config::{
     CacheConfig, ConfigError, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MEMORY_BYTES, DEFAULT_NAMESPACE,
     DEFAULT_REDIS_URL, DEFAULT_TIMEOUT,
 };
+pub use entry::{CacheEntry, ForAny, ForOption, FunctionEntries};
 pub use global::{AlreadyInstalled, global, install};
+pub use group::CacheGroup;
 pub use health::{BackendKind, HealthReport};
 pub use key::CacheKey;
 pub use stats::CacheStats;
@@ -140,6 +150,8 @@ pub use ttl::Ttl;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::call::{CachedFn, cached};
+    pub use crate::checks::Unchecked;
+    pub use crate::entry::{Invalidation, Standard, WithNone, invalidate_all};
     pub use crate::global::global;
     pub use crate::outcome::{
         AsIs, CacheValue, CachesNone, OkOnly, Outcome, Probe, ProbeOption, ProbePlain, ProbeResult,

@@ -92,6 +92,39 @@ impl<T: CacheValue> Outcome<T> for AsIs {
     }
 }
 
+impl OkOnly {
+    /// Whether the call succeeded: `Ok`. Used by `#[invalidate]` and `#[cache_put]`.
+    pub fn succeeded<T, E>(self, ret: &Result<T, E>) -> bool {
+        ret.is_ok()
+    }
+    /// The value `#[cache_put]` writes: the `Ok` value.
+    pub fn written<T, E>(self, ret: &Result<T, E>) -> Option<&T> {
+        ret.as_ref().ok()
+    }
+}
+
+impl SomeOnly {
+    /// Whether the call succeeded: always, `None` included.
+    pub fn succeeded<T>(self, _ret: &Option<T>) -> bool {
+        true
+    }
+    /// The value `#[cache_put]` writes: the `Some` value.
+    pub fn written<T>(self, ret: &Option<T>) -> Option<&T> {
+        ret.as_ref()
+    }
+}
+
+impl AsIs {
+    /// Whether the call succeeded: always.
+    pub fn succeeded<R>(self, _ret: &R) -> bool {
+        true
+    }
+    /// The value `#[cache_put]` writes: the return value itself.
+    pub fn written<R>(self, ret: &R) -> Option<&R> {
+        Some(ret)
+    }
+}
+
 /// A zero-sized stand-in for the return type `R`, used to pick its [`Outcome`].
 pub struct Probe<R>(PhantomData<fn() -> R>);
 

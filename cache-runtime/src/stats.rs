@@ -22,6 +22,30 @@ pub struct CacheStats {
     pub timeouts: u64,
     /// Calls that ran uncached because a key or value could not be encoded.
     pub encode_failures: u64,
+    /// Invalidations applied: entries, functions and groups, retries included.
+    pub invalidations: u64,
+    /// Invalidations that failed and were queued for a retry in the background.
+    pub invalidations_queued: u64,
+    /// Queued invalidations given up because their entries had expired meanwhile.
+    pub invalidations_expired: u64,
+}
+
+impl CacheStats {
+    /// The field-by-field sum of two snapshots.
+    pub(crate) fn plus(self, other: Self) -> Self {
+        Self {
+            hits: self.hits + other.hits,
+            misses: self.misses + other.misses,
+            writes: self.writes + other.writes,
+            decode_failures: self.decode_failures + other.decode_failures,
+            backend_errors: self.backend_errors + other.backend_errors,
+            timeouts: self.timeouts + other.timeouts,
+            encode_failures: self.encode_failures + other.encode_failures,
+            invalidations: self.invalidations + other.invalidations,
+            invalidations_queued: self.invalidations_queued + other.invalidations_queued,
+            invalidations_expired: self.invalidations_expired + other.invalidations_expired,
+        }
+    }
 }
 
 /// The live counters behind [`CacheStats`].
@@ -34,6 +58,9 @@ pub(crate) struct Counters {
     pub(crate) backend_errors: AtomicU64,
     pub(crate) timeouts: AtomicU64,
     pub(crate) encode_failures: AtomicU64,
+    pub(crate) invalidations: AtomicU64,
+    pub(crate) invalidations_queued: AtomicU64,
+    pub(crate) invalidations_expired: AtomicU64,
 }
 
 impl Counters {
@@ -50,6 +77,9 @@ impl Counters {
             backend_errors: self.backend_errors.load(Relaxed),
             timeouts: self.timeouts.load(Relaxed),
             encode_failures: self.encode_failures.load(Relaxed),
+            invalidations: self.invalidations.load(Relaxed),
+            invalidations_queued: self.invalidations_queued.load(Relaxed),
+            invalidations_expired: self.invalidations_expired.load(Relaxed),
         }
     }
 }

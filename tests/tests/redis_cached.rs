@@ -20,7 +20,16 @@ fn cache_for(server: &RedisServer, namespace: &str) -> Cache {
         .expect("valid test configuration")
 }
 
+/// The entry keys in the server (group indexes, `ns:#...`, left out).
 async fn keys(server: &RedisServer) -> Vec<String> {
+    all_keys(server)
+        .await
+        .into_iter()
+        .filter(|key| !key.contains(":#"))
+        .collect()
+}
+
+async fn all_keys(server: &RedisServer) -> Vec<String> {
     let mut connection = server
         .client()
         .get_multiplexed_async_connection()

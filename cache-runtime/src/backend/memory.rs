@@ -4,9 +4,11 @@
 //! It stores the same envelopes as Redis, so corruption handling, codecs and TTLs
 //! behave the same on both.
 
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use crate::group::IndexKey;
 use crate::health::{BackendKind, HealthReport};
 use crate::key::CacheKey;
 use crate::ttl::Ttl;
@@ -38,6 +40,9 @@ impl moka::Expiry<CacheKey, Entry> for PerEntryTtl {
 
 pub(crate) struct MemoryBackend {
     entries: moka::sync::Cache<CacheKey, Entry>,
+    /// Group indexes: the keys written into each group. Members whose entry has gone
+    /// (expired or evicted) are harmless and dropped when the group is cleared.
+    indexes: Mutex<HashMap<IndexKey, HashSet<CacheKey>>>,
 }
 
 impl std::fmt::Debug for MemoryBackend {
@@ -59,19 +64,48 @@ impl MemoryBackend {
             })
             .expire_after(PerEntryTtl)
             .build();
-        Self { entries }
+        Self {
+            entries,
+            indexes: Mutex::default(),
+        }
     }
 
     pub(crate) fn get(&self, key: &CacheKey) -> Option<Arc<[u8]>> {
         self.entries.get(key).map(|entry| entry.bytes)
     }
 
-    pub(crate) fn set(&self, key: CacheKey, bytes: Vec<u8>, ttl: Ttl) {
+    pub(crate) fn set(&self, key: CacheKey, bytes: Vec<u8>, ttl: Ttl, indexes: &[IndexKey]) {
+        if !indexes.is_empty() {
+            let mut all = self.indexes.lock().unwrap_or_else(PoisonError::into_inner);
+            for index in indexes {
+                let members = all.entry(*index).or_default();
+                // Keep the index bounded by the live entries.
+                if members.len() >= 1024 && members.len().is_power_of_two() {
+                    members.retain(|member| self.entries.contains_key(member));
+                }
+                members.insert(key);
+            }
+        }
         let entry = Entry {
             bytes: bytes.into(),
             ttl: ttl.as_duration(),
         };
         self.entries.insert(key, entry);
+    }
+
+    pub(crate) fn delete(&self, key: &CacheKey) {
+        self.entries.invalidate(key);
+    }
+
+    pub(crate) fn clear_index(&self, index: &IndexKey) {
+        let members = self
+            .indexes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(index);
+        for member in members.into_iter().flatten() {
+            self.entries.invalidate(&member);
+        }
     }
 
     pub(crate) fn health(&self) -> HealthReport {

@@ -9,6 +9,7 @@ use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::group::IndexKey;
 use crate::health::{BackendKind, HealthReport};
 use crate::key::CacheKey;
 use crate::ttl::Ttl;
@@ -68,16 +69,44 @@ impl Backend {
         }
     }
 
+    /// Writes `bytes` under `key` for `ttl`, and records the key in `indexes` (the
+    /// groups it belongs to) first, so that a stored entry is always reachable from
+    /// its groups.
     pub(crate) async fn set(
         &self,
         key: &CacheKey,
         bytes: Vec<u8>,
         ttl: Ttl,
+        indexes: &[IndexKey],
     ) -> Result<(), BackendError> {
         match self {
-            Self::Redis(redis) => redis.set(key, &bytes, ttl).await,
+            Self::Redis(redis) => redis.set(key, &bytes, ttl, indexes).await,
             Self::Memory(memory) => {
-                memory.set(*key, bytes, ttl);
+                memory.set(*key, bytes, ttl, indexes);
+                Ok(())
+            }
+            Self::Off => Ok(()),
+        }
+    }
+
+    /// Removes the entry under `key`.
+    pub(crate) async fn delete(&self, key: &CacheKey) -> Result<(), BackendError> {
+        match self {
+            Self::Redis(redis) => redis.delete(key).await,
+            Self::Memory(memory) => {
+                memory.delete(key);
+                Ok(())
+            }
+            Self::Off => Ok(()),
+        }
+    }
+
+    /// Removes every entry recorded in `index`, and the index.
+    pub(crate) async fn clear_index(&self, index: &IndexKey) -> Result<(), BackendError> {
+        match self {
+            Self::Redis(redis) => redis.clear_index(index).await,
+            Self::Memory(memory) => {
+                memory.clear_index(index);
                 Ok(())
             }
             Self::Off => Ok(()),

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use super::BackendError;
+use crate::group::IndexKey;
 use crate::health::{BackendKind, HealthReport};
 use crate::key::CacheKey;
 use crate::ttl::Ttl;
@@ -85,26 +86,96 @@ impl RedisBackend {
 
     pub(crate) async fn get(&self, key: &CacheKey) -> Result<Option<Vec<u8>>, BackendError> {
         let mut connection = self.connection()?;
-        let get = redis::cmd("GET").arg(key.as_str()).to_owned();
+        let mut get = redis::cmd("GET");
+        get.arg(key.as_str());
         self.within_deadline(get.query_async(&mut connection)).await
     }
 
     /// Writes `bytes` under `key`, expiring after `ttl` (`SET key value PX ttl`).
+    ///
+    /// Before the `SET`, in the same round trip, the key is added to each index (a
+    /// sorted set scored by expiry time): `ZADD`, then `ZREMRANGEBYSCORE` drops members
+    /// that have expired, and `PEXPIRE .. NX` plus `PEXPIRE .. GT` make the index live
+    /// as long as its longest-lived member. Each command names one key, so the
+    /// pipeline works unchanged on Redis Cluster.
     pub(crate) async fn set(
         &self,
         key: &CacheKey,
         bytes: &[u8],
         ttl: Ttl,
+        indexes: &[IndexKey],
     ) -> Result<(), BackendError> {
         let mut connection = self.connection()?;
-        let set = redis::cmd("SET")
+        let mut pipe = redis::pipe();
+        if !indexes.is_empty() {
+            let now = unix_millis();
+            let expires = now.saturating_add(ttl.as_millis());
+            for index in indexes {
+                let index = index.as_str();
+                pipe.cmd("ZADD")
+                    .arg(index)
+                    .arg(expires)
+                    .arg(key.as_str())
+                    .ignore();
+                pipe.cmd("ZREMRANGEBYSCORE")
+                    .arg(index)
+                    .arg("-inf")
+                    .arg(now)
+                    .ignore();
+                for condition in ["NX", "GT"] {
+                    pipe.cmd("PEXPIRE")
+                        .arg(index)
+                        .arg(ttl.as_millis())
+                        .arg(condition)
+                        .ignore();
+                }
+            }
+        }
+        pipe.cmd("SET")
             .arg(key.as_str())
             .arg(bytes)
             .arg("PX")
             .arg(ttl.as_millis())
-            .to_owned();
-        self.within_deadline(set.query_async::<()>(&mut connection))
+            .ignore();
+        self.within_deadline(pipe.query_async::<()>(&mut connection))
             .await
+    }
+
+    /// `UNLINK key`: removes the entry, freeing its memory off Redis's main thread.
+    pub(crate) async fn delete(&self, key: &CacheKey) -> Result<(), BackendError> {
+        let mut connection = self.connection()?;
+        let mut unlink = redis::cmd("UNLINK");
+        unlink.arg(key.as_str());
+        self.within_deadline(unlink.query_async::<()>(&mut connection))
+            .await
+    }
+
+    /// Pops the index's members in batches (`ZPOPMIN`) and unlinks them, until the
+    /// index is empty. A key added concurrently is either popped and removed, or stays
+    /// in the index for the next invalidation: none is lost. Each batch has its own
+    /// deadline.
+    pub(crate) async fn clear_index(&self, index: &IndexKey) -> Result<(), BackendError> {
+        const BATCH: usize = 512;
+        let mut connection = self.connection()?;
+        loop {
+            let mut pop = redis::cmd("ZPOPMIN");
+            pop.arg(index.as_str()).arg(BATCH);
+            let popped: Vec<(Vec<u8>, f64)> = self
+                .within_deadline(pop.query_async(&mut connection))
+                .await?;
+            if popped.is_empty() {
+                return Ok(());
+            }
+            let mut unlink = redis::cmd("UNLINK");
+            for (member, _expiry) in &popped {
+                unlink.arg(member);
+            }
+            self.within_deadline(unlink.query_async::<()>(&mut connection))
+                .await?;
+            if popped.len() < BATCH {
+                return Ok(());
+            }
+        }
     }
 
     pub(crate) async fn health(&self) -> HealthReport {
@@ -133,6 +204,15 @@ impl RedisBackend {
             info_field(&info, "connected_clients").and_then(|v| v.parse().ok());
         Ok(())
     }
+}
+
+/// Milliseconds since the Unix epoch, the clock of index scores.
+fn unix_millis() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| {
+            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+        })
 }
 
 /// The value of `field` in an `INFO` reply (`field:value` lines).
