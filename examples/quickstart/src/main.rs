@@ -29,8 +29,7 @@ async fn forecast(city: String) -> Result<Forecast, String> {
 async fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
         )
         .init();
 
@@ -64,7 +63,10 @@ async fn main() {
 async fn choose_cache() -> Cache {
     let cache = Cache::from_env();
     if cache.backend() != BackendKind::Redis {
-        println!("Using the {:?} cache (CACHE_BACKEND / REDIS_URL).\n", cache.backend());
+        println!(
+            "Using the {:?} cache (CACHE_BACKEND / REDIS_URL).\n",
+            cache.backend()
+        );
         return cache;
     }
     let health = cache.health().await;
