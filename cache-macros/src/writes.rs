@@ -39,11 +39,20 @@ impl Kind {
 /// One parsed target.
 enum Target {
     /// `get_user(id)`: the entry, as a companion call.
-    Entry(TokenStream),
+    Entry(TokenStream, Extent),
     /// `get_user(..)`: every entry of the function.
     Function(TokenStream),
     /// `USER_LISTS`: a group.
     Group(Path),
+}
+
+/// Where a target is written: its first token and its closing parenthesis. A
+/// generated expression whose first token is located at `start` and last at `end`
+/// is reported by rustc over the whole target.
+#[derive(Clone, Copy)]
+struct Extent {
+    start: Span,
+    end: Span,
 }
 
 struct Parsed {
@@ -101,6 +110,7 @@ fn parse(kind: Kind, args: TokenStream) -> syn::Result<Parsed> {
     };
     let mut seen_cache = false;
     let mut seen_crate = false;
+    let mut unsupported = false;
     for expr in exprs {
         match classify(kind, expr) {
             Ok(Item::Target(target)) => parsed.targets.push(target),
@@ -124,10 +134,14 @@ fn parse(kind: Kind, args: TokenStream) -> syn::Result<Parsed> {
                 seen_crate = true;
                 parsed.krate = path;
             }
-            Err(err) => errors.push(err),
+            Err(err) => {
+                unsupported = true;
+                errors.push(err);
+            }
         }
     }
-    if parsed.targets.is_empty() {
+    // A target that was rejected above already has its error: no second one here.
+    if parsed.targets.is_empty() && !unsupported {
         errors.push(syn::Error::new(
             Span::call_site(),
             format!(
@@ -180,9 +194,13 @@ fn classify(kind: Kind, expr: Expr) -> syn::Result<Item> {
                 Err(syn::Error::new(span, format!("unknown option; {forms}")))
             }
         }
-        Expr::Path(path) if kind == Kind::Invalidate && path.path.is_ident("before") => {
-            Ok(Item::Before(path.span()))
-        }
+        Expr::Path(path) if path.path.is_ident("before") => match kind {
+            Kind::Invalidate => Ok(Item::Before(path.span())),
+            Kind::CachePut => Err(syn::Error::new(
+                path.span(),
+                "`before` is an option of `#[invalidate]`: `#[cache_put]` writes the result, so it runs after the body",
+            )),
+        },
         Expr::Path(path) if kind == Kind::Invalidate && path.qself.is_none() => {
             Ok(Item::Target(Target::Group(path.path)))
         }
@@ -201,12 +219,22 @@ fn classify(kind: Kind, expr: Expr) -> syn::Result<Item> {
             let Some(last) = path.segments.last_mut() else {
                 return Err(syn::Error::new_spanned(&call.func, forms));
             };
-            last.ident = companion(&last.ident, all);
+            if all && !last.arguments.is_none() {
+                return Err(all_with_turbofish(&last.arguments));
+            }
+            last.ident = companion(&last.ident, all, last.ident.span());
             if all {
                 Ok(Item::Target(Target::Function(quote!(#path()))))
             } else {
                 let args = by_ref(&call.args);
-                Ok(Item::Target(Target::Entry(quote!(#path(#(#args),*)))))
+                let extent = Extent {
+                    start: call.func.span(),
+                    end: call.paren_token.span.close(),
+                };
+                Ok(Item::Target(Target::Entry(
+                    quote!(#path(#(#args),*)),
+                    extent,
+                )))
             }
         }
         Expr::MethodCall(call) => {
@@ -217,8 +245,15 @@ fn classify(kind: Kind, expr: Expr) -> syn::Result<Item> {
                     "`#[cache_put]` writes one entry: name its arguments",
                 ));
             }
+            if let (true, Some(turbofish)) = (all, &call.turbofish) {
+                return Err(all_with_turbofish(turbofish));
+            }
             let receiver = &call.receiver;
-            let method = companion(&call.method, all);
+            let method = companion(
+                &call.method,
+                all,
+                Span::call_site().located_at(call.method.span()),
+            );
             let turbofish = &call.turbofish;
             if all {
                 Ok(Item::Target(Target::Function(
@@ -226,8 +261,13 @@ fn classify(kind: Kind, expr: Expr) -> syn::Result<Item> {
                 )))
             } else {
                 let args = by_ref(&call.args);
+                let extent = Extent {
+                    start: receiver.span(),
+                    end: call.paren_token.span.close(),
+                };
                 Ok(Item::Target(Target::Entry(
                     quote!(#receiver.#method #turbofish(#(#args),*)),
+                    extent,
                 )))
             }
         }
@@ -239,6 +279,14 @@ fn is_crate_keyword(path: &Path) -> bool {
     path.segments.len() == 1 && path.leading_colon.is_none() && path.segments[0].ident == "crate"
 }
 
+/// `f::<T>(..)`: the function-wide form has no type arguments.
+fn all_with_turbofish(turbofish: &impl quote::ToTokens) -> syn::Error {
+    syn::Error::new_spanned(
+        turbofish,
+        "`(..)` names every entry of the function, whatever its type arguments: leave out the `::<..>`",
+    )
+}
+
 /// `(..)`: every entry of the function.
 fn is_all(args: &Punctuated<Expr, Token![,]>) -> bool {
     matches!(
@@ -247,10 +295,14 @@ fn is_all(args: &Punctuated<Expr, Token![,]>) -> bool {
     )
 }
 
-/// The companion's name, at the user's span: `get_user_entry` or `get_user_entries`.
-fn companion(name: &syn::Ident, all: bool) -> syn::Ident {
+/// The companion's name, located at the user's name: `get_user_entry` or
+/// `get_user_entries`. `span` is the user's span itself or, for methods, the call
+/// site located there: rustc then reports an unknown method at the same place but
+/// leaves out its "similar name" suggestion, which would name the companion
+/// (`self.find_entry(id)`) where the user writes the method.
+fn companion(name: &syn::Ident, all: bool, span: Span) -> syn::Ident {
     let suffix = if all { "entries" } else { "entry" };
-    format_ident!("{}_{}", name, suffix, span = name.span())
+    format_ident!("{}_{}", name, suffix, span = span)
 }
 
 /// The arguments as references, each at its own span.
@@ -277,15 +329,24 @@ fn wrap(kind: Kind, func: &ItemFn, parsed: &Parsed) -> TokenStream {
     let returned = format_ident!("__returned", span = Span::mixed_site());
     let targets = format_ident!("__targets", span = Span::mixed_site());
     let cache = format_ident!("__cache", span = Span::mixed_site());
-    let cache_expr = match &parsed.cache {
-        Some(expr) => quote_spanned!(expr.span()=> &(#expr)),
-        None => quote!(#rt::__private::global()),
+    // A `cache` expression of the wrong type is reported at the expression, with the
+    // expected type (`&Cache`) located there too.
+    let (cache_ty, cache_expr) = match &parsed.cache {
+        Some(expr) => {
+            let at = expr.span();
+            let rt_at = syn::Ident::new(&rt.to_string(), rt.span().located_at(at));
+            (
+                quote_spanned!(at=> &#rt_at::Cache),
+                quote_spanned!(at=> &(#expr)),
+            )
+        }
+        None => (quote!(&#rt::Cache), quote!(#rt::__private::global())),
     };
 
     let after = match kind {
         Kind::Invalidate => {
             let items = parsed.targets.iter().map(|target| match target {
-                Target::Entry(call) | Target::Function(call) => {
+                Target::Entry(call, _) | Target::Function(call) => {
                     quote_spanned!(call.span()=> #rt::__private::Invalidation::from(#call))
                 }
                 Target::Group(path) => {
@@ -296,7 +357,7 @@ fn wrap(kind: Kind, func: &ItemFn, parsed: &Parsed) -> TokenStream {
                 .targets
                 .iter()
                 .any(|target| matches!(target, Target::Group(_)));
-            let cache_binding = uses_cache.then(|| quote!(let #cache: &#rt::Cache = #cache_expr;));
+            let cache_binding = uses_cache.then(|| quote!(let #cache: #cache_ty = #cache_expr;));
             let before = parsed
                 .before
                 .then(|| quote!(#rt::__private::invalidate_all(&#targets).await;));
@@ -321,20 +382,28 @@ fn wrap(kind: Kind, func: &ItemFn, parsed: &Parsed) -> TokenStream {
             };
         }
         Kind::CachePut => {
-            let entries: Vec<syn::Ident> = (0..parsed.targets.len())
+            // `classify` only gives entries to `#[cache_put]`.
+            let targets: Vec<(&TokenStream, Extent)> = parsed
+                .targets
+                .iter()
+                .filter_map(|target| match target {
+                    Target::Entry(call, extent) => Some((call, *extent)),
+                    Target::Function(_) | Target::Group(_) => None,
+                })
+                .collect();
+            let entries: Vec<syn::Ident> = (0..targets.len())
                 .map(|i| format_ident!("__entry{}", i, span = Span::mixed_site()))
                 .collect();
-            let calls = parsed.targets.iter().map(|target| match target {
-                Target::Entry(call) | Target::Function(call) => call.clone(),
-                Target::Group(path) => quote!(#path),
-            });
+            let calls = targets.iter().map(|(call, _)| call);
             let value = format_ident!("__value", span = Span::mixed_site());
-            let puts = parsed.targets.iter().zip(&entries).map(|(target, entry)| {
-                let span = match target {
-                    Target::Entry(call) | Target::Function(call) => call.span(),
-                    Target::Group(path) => path.span(),
-                };
-                quote_spanned!(span=> #entry.put(#value).await;)
+            // A value of the wrong type is reported over the target it does not fit:
+            // `&*__value` starts at the target's first token and ends at its closing
+            // parenthesis, in one syntax context, so rustc spans the whole target.
+            let puts = targets.iter().zip(&entries).map(|((_, extent), entry)| {
+                let borrow = quote_spanned!(Span::mixed_site().located_at(extent.start)=> &*);
+                let value =
+                    format_ident!("__value", span = Span::mixed_site().located_at(extent.end));
+                quote!(#entry.put(#borrow #value).await;)
             });
             quote! {
                 #(let #entries = #calls;)*
