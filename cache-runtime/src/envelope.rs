@@ -64,17 +64,22 @@ pub struct Meta {
 impl Meta {
     /// Metadata for a value written now that took `compute` to produce.
     pub fn now(compute: Duration) -> Self {
-        let written_at_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |since| {
-                u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
-            });
+        let written_at_ms = unix_millis();
         let compute_ms = u32::try_from(compute.as_millis()).unwrap_or(u32::MAX);
         Self {
             written_at_ms,
             compute_ms,
         }
     }
+}
+
+/// Milliseconds since the Unix epoch: the clock of write times and index scores.
+pub(crate) fn unix_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| {
+            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+        })
 }
 
 /// Encodes `value` with codec `C` inside an envelope.

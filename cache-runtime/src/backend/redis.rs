@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use super::BackendError;
+use crate::envelope::unix_millis;
 use crate::group::IndexKey;
 use crate::health::{BackendKind, HealthReport};
 use crate::key::CacheKey;
@@ -204,15 +205,6 @@ impl RedisBackend {
             info_field(&info, "connected_clients").and_then(|v| v.parse().ok());
         Ok(())
     }
-}
-
-/// Milliseconds since the Unix epoch, the clock of index scores.
-fn unix_millis() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |since| {
-            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
-        })
 }
 
 /// The value of `field` in an `INFO` reply (`field:value` lines).
