@@ -139,6 +139,22 @@ impl RedisServer {
         redis::Client::open(self.url()).unwrap_or_else(|err| panic!("bad test URL: {err}"))
     }
 
+    /// The cache entry keys matching `pattern`, sorted; group indexes
+    /// (`namespace:#...`) are left out. Uses `KEYS`, which is fine on a test server.
+    pub fn entry_keys(&self, pattern: &str) -> Vec<String> {
+        let mut connection = self
+            .client()
+            .get_connection()
+            .unwrap_or_else(|err| panic!("test server unreachable: {err}"));
+        let mut keys: Vec<String> = redis::cmd("KEYS")
+            .arg(pattern)
+            .query(&mut connection)
+            .unwrap_or_else(|err| panic!("KEYS failed: {err}"));
+        keys.retain(|key| !key.contains(":#"));
+        keys.sort();
+        keys
+    }
+
     /// Kills the server (SIGKILL, as a crash would) and waits for it to exit.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {

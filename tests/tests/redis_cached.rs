@@ -20,30 +20,6 @@ fn cache_for(server: &RedisServer, namespace: &str) -> Cache {
         .expect("valid test configuration")
 }
 
-/// The entry keys in the server (group indexes, `ns:#...`, left out).
-async fn keys(server: &RedisServer) -> Vec<String> {
-    all_keys(server)
-        .await
-        .into_iter()
-        .filter(|key| !key.contains(":#"))
-        .collect()
-}
-
-async fn all_keys(server: &RedisServer) -> Vec<String> {
-    let mut connection = server
-        .client()
-        .get_multiplexed_async_connection()
-        .await
-        .expect("test server reachable");
-    let mut keys: Vec<String> = redis::cmd("KEYS")
-        .arg("*")
-        .query_async(&mut connection)
-        .await
-        .expect("KEYS");
-    keys.sort();
-    keys
-}
-
 async fn raw(server: &RedisServer, args: &[&[u8]]) -> redis::Value {
     let mut connection = server
         .client()
@@ -80,7 +56,7 @@ async fn miss_then_hit_runs_the_body_once() {
     assert_eq!(calls.load(SeqCst), 1, "the second call must be a hit");
     let stats = cache.stats();
     assert_eq!((stats.misses, stats.hits, stats.writes), (1, 1, 1));
-    assert_eq!(keys(&server).await.len(), 1);
+    assert_eq!(server.entry_keys("*").len(), 1);
 }
 
 #[tokio::test]
@@ -95,7 +71,7 @@ async fn the_ttl_is_applied_in_milliseconds_and_entries_expire() {
     let calls = AtomicUsize::new(0);
 
     assert_eq!(short_lived(&cache, &calls, 4).await, 8);
-    let key = keys(&server).await.pop().expect("one entry");
+    let key = server.entry_keys("*").pop().expect("one entry");
     let pttl = raw(&server, &[b"PTTL", key.as_bytes()]).await;
     let redis::Value::Int(pttl) = pttl else {
         panic!("PTTL answered {pttl:?}")
@@ -144,7 +120,7 @@ async fn distinct_arguments_and_functions_never_share_entries() {
         assert_eq!(pair(&cache, "a".into(), "bc".into()).await, "a|bc");
         if round == 0 {
             assert_eq!(
-                keys(&server).await.len(),
+                server.entry_keys("*").len(),
                 6,
                 "one entry per function and arguments"
             );
@@ -161,7 +137,7 @@ async fn namespaces_separate_applications_sharing_a_redis() {
     get_user(&shop, &calls, 1).await.expect("ok");
     get_user(&blog, &calls, 1).await.expect("ok");
     assert_eq!(calls.load(SeqCst), 2);
-    let keys = keys(&server).await;
+    let keys = server.entry_keys("*");
     assert!(
         keys[0].starts_with("blog:user:") && keys[1].starts_with("shop:user:"),
         "{keys:?}"
@@ -181,7 +157,7 @@ async fn golden_key() {
     let cache = cache_for(&server, "ns");
     golden(&cache, 42, "ada".into()).await;
     assert_eq!(
-        keys(&server).await,
+        server.entry_keys("*"),
         ["ns:golden:70ae076873ffa742d44660511565ab40"],
         "key format changed"
     );
@@ -258,7 +234,7 @@ async fn generic_functions_keep_instantiations_apart() {
         assert_eq!(parse_as::<i64>(&cache, "7".into()).await, Ok(7i64));
         assert_eq!(parse_as::<f64>(&cache, "7".into()).await, Ok(7.0f64));
     }
-    assert_eq!(keys(&server).await.len(), 3);
+    assert_eq!(server.entry_keys("*").len(), 3);
     assert_eq!(cache.stats().hits, 3);
 }
 
@@ -315,7 +291,7 @@ async fn a_corrupted_entry_is_a_miss_and_gets_overwritten() {
     let cache = cache_for(&server, "t");
     let calls = AtomicUsize::new(0);
     get_user(&cache, &calls, 9).await.expect("ok");
-    let key = keys(&server).await.pop().expect("one entry");
+    let key = server.entry_keys("*").pop().expect("one entry");
 
     for garbage in [
         &b""[..],

@@ -97,22 +97,6 @@ impl Users {
     async fn forget_all_users(&self) {}
 }
 
-async fn entry_keys(server: &RedisServer, pattern: &str) -> Vec<String> {
-    let mut connection = server
-        .client()
-        .get_multiplexed_async_connection()
-        .await
-        .expect("test server reachable");
-    let mut keys: Vec<String> = redis::cmd("KEYS")
-        .arg(pattern)
-        .query_async(&mut connection)
-        .await
-        .expect("KEYS");
-    keys.retain(|key| !key.contains(":#"));
-    keys.sort();
-    keys
-}
-
 fn renamed(id: u64, name: &str) -> User {
     User {
         id,
@@ -209,19 +193,19 @@ async fn group_invalidation_touches_nothing_else() {
         users.page(page).await;
         neighbours.page(page).await;
     }
-    assert_eq!(entry_keys(&server, "t:*").await.len(), 6);
-    assert_eq!(entry_keys(&server, "other:*").await.len(), 6);
+    assert_eq!(server.entry_keys("t:*").len(), 6);
+    assert_eq!(server.entry_keys("other:*").len(), 6);
 
     users.update(renamed(3, "carol")).await.expect("updated");
 
-    let left: Vec<String> = entry_keys(&server, "t:*").await;
+    let left: Vec<String> = server.entry_keys("t:*");
     assert_eq!(left.len(), 3, "only the three user entries stay: {left:?}");
     assert!(
         left.iter().all(|key| key.starts_with("t:user:")),
         "{left:?}"
     );
     assert_eq!(
-        entry_keys(&server, "other:*").await.len(),
+        server.entry_keys("other:*").len(),
         6,
         "another namespace is untouched"
     );
@@ -236,7 +220,7 @@ async fn a_function_wide_invalidation_removes_every_entry_of_that_function_only(
     }
     users.page(0).await;
     users.forget_all_users().await;
-    let left = entry_keys(&server, "t:*").await;
+    let left = server.entry_keys("t:*");
     assert_eq!(left.len(), 1, "{left:?}");
     assert!(left[0].starts_with("t:users:"));
     users.get(1).await.expect("exists");
@@ -250,12 +234,12 @@ async fn companions_expose_keys_invalidation_and_put() {
     users.get(4).await.expect("exists");
     let entry = users.get_entry(&4);
     let key = entry.key().expect("encodable").to_string();
-    assert_eq!(entry_keys(&server, "t:user:*").await, [key]);
+    assert_eq!(server.entry_keys("t:user:*"), [key]);
 
     entry.put(&renamed(4, "dora")).await;
     assert_eq!(users.get(4).await, Ok(renamed(4, "dora")));
     entry.invalidate().await;
-    assert!(entry_keys(&server, "t:user:*").await.is_empty());
+    assert!(server.entry_keys("t:user:*").is_empty());
     users.page_entries().invalidate().await;
     USER_LISTS.name();
 }
