@@ -122,6 +122,19 @@ impl Shared<'_> {
             None => (quote!(&#rt::Cache), quote!(#rt::__private::global())),
         };
 
+        let statics = quote! {
+            use #import;
+            static #site: #rt::__private::CachedFn = #rt::__private::CachedFn::new(
+                #prefix,
+                ::core::concat!(::core::module_path!(), #fingerprint),
+                #ttl_ms,
+                &[#(&#groups),*],
+            );
+        };
+        let cache_binding = quote!(let #cache: #cache_ty = #cache_expr;);
+        if args == Args::None {
+            return quote!(#statics #cache_binding);
+        }
         let mut key_parts = Vec::new();
         if sig.has_receiver {
             key_parts.push(quote!(#key.type_name(::core::any::type_name::<Self>());));
@@ -146,8 +159,7 @@ impl Shared<'_> {
             name.set_span(located_at(span));
             let value = match args {
                 Args::ByValue => quote!(&#name),
-                Args::ByRef => quote!(&*#name),
-                Args::None => break,
+                Args::ByRef | Args::None => quote!(&*#name),
             };
             if arg.opaque {
                 key_parts.push(quote!(#key.type_name(::core::any::type_name_of_val(#value));));
@@ -182,19 +194,6 @@ impl Shared<'_> {
             });
         }
 
-        let statics = quote! {
-            use #import;
-            static #site: #rt::__private::CachedFn = #rt::__private::CachedFn::new(
-                #prefix,
-                ::core::concat!(::core::module_path!(), #fingerprint),
-                #ttl_ms,
-                &[#(&#groups),*],
-            );
-        };
-        let cache_binding = quote!(let #cache: #cache_ty = #cache_expr;);
-        if args == Args::None {
-            return quote!(#statics #cache_binding);
-        }
         quote! {
             #statics
             #cache_binding
