@@ -1,4 +1,5 @@
-//! TTL literals: `ttl = 300` (seconds) or `ttl = "5m"`, `"1h30m"`, `"250ms"`.
+//! Duration literals: `ttl = 300` (seconds) or `ttl = "5m"`, `"1h30m"`, `"250ms"`;
+//! the same for `stale_while_revalidate`.
 
 use syn::Lit;
 
@@ -12,21 +13,7 @@ const UNITS: &[(&str, u64)] = &[
 
 /// The TTL in milliseconds, checked to be non-zero and to fit a `u64`.
 pub(crate) fn ttl_millis(lit: &Lit) -> syn::Result<u64> {
-    let millis = match lit {
-        Lit::Int(int) => int
-            .base10_parse::<u64>()?
-            .checked_mul(1_000)
-            .ok_or_else(|| syn::Error::new(int.span(), "TTL is too large"))?,
-        Lit::Str(text) => {
-            parse_duration(&text.value()).map_err(|reason| syn::Error::new(text.span(), reason))?
-        }
-        other => {
-            return Err(syn::Error::new(
-                other.span(),
-                "expected the TTL in seconds (`ttl = 300`) or as a duration (`ttl = \"5m\"`)",
-            ));
-        }
-    };
+    let millis = millis(lit, "the TTL", "ttl")?;
     if millis == 0 {
         return Err(syn::Error::new(
             lit.span(),
@@ -34,6 +21,44 @@ pub(crate) fn ttl_millis(lit: &Lit) -> syn::Result<u64> {
         ));
     }
     Ok(millis)
+}
+
+/// The `stale_while_revalidate` window in milliseconds, checked to be non-zero.
+pub(crate) fn stale_millis(lit: &Lit) -> syn::Result<u64> {
+    let millis = millis(lit, "the stale window", "stale_while_revalidate")?;
+    if millis == 0 {
+        return Err(syn::Error::new(
+            lit.span(),
+            "the stale window must be greater than zero; to serve nothing stale, remove `stale_while_revalidate`",
+        ));
+    }
+    Ok(millis)
+}
+
+/// A duration option in milliseconds: whole seconds or a duration string. `what`
+/// names the value in messages, `option` the option.
+fn millis(lit: &Lit, what: &str, option: &str) -> syn::Result<u64> {
+    match lit {
+        Lit::Int(int) => int
+            .base10_parse::<u64>()?
+            .checked_mul(1_000)
+            .ok_or_else(|| {
+                let mut what = what.strip_prefix("the ").unwrap_or(what).to_owned();
+                if let Some(first) = what.get_mut(..1) {
+                    first.make_ascii_uppercase();
+                }
+                syn::Error::new(int.span(), format!("{what} is too large"))
+            }),
+        Lit::Str(text) => {
+            parse_duration(&text.value()).map_err(|reason| syn::Error::new(text.span(), reason))
+        }
+        other => Err(syn::Error::new(
+            other.span(),
+            format!(
+                "expected {what} in seconds (`{option} = 300`) or as a duration (`{option} = \"5m\"`)"
+            ),
+        )),
+    }
 }
 
 /// Parses `<number><unit>` groups such as `5m` or `1h30m` into milliseconds.

@@ -122,6 +122,12 @@ impl Shared<'_> {
             None => (quote!(&#rt::Cache), quote!(#rt::__private::global())),
         };
 
+        let early_refresh = options
+            .early_refresh
+            .map(|beta| quote!(.early_refresh(#beta)));
+        let stale = options
+            .stale_ms
+            .map(|ms| quote!(.stale_while_revalidate(#ms)));
         let statics = quote! {
             use #import;
             static #site: #rt::__private::CachedFn = #rt::__private::CachedFn::new(
@@ -129,7 +135,7 @@ impl Shared<'_> {
                 ::core::concat!(::core::module_path!(), #fingerprint),
                 #ttl_ms,
                 &[#(&#groups),*],
-            );
+            ) #early_refresh #stale;
         };
         let cache_binding = quote!(let #cache: #cache_ty = #cache_expr;);
         if args == Args::None {
@@ -245,6 +251,16 @@ pub(crate) fn probe_rule(rt: &syn::Ident, ret: &syn::Type) -> TokenStream {
     })
 }
 
+/// How callers that waited for a concurrent call get its result:
+/// `(&Probe::<Ret>::new()).share()`, by cloning it if `Ret` is `Clone`.
+fn share_rule(rt: &syn::Ident, ret: &syn::Type) -> TokenStream {
+    quote!({
+        #[allow(unused_imports)]
+        use #rt::__private::{ShareByClone as _, ShareByEncoding as _};
+        (&#rt::__private::Probe::<#ret>::new()).share()
+    })
+}
+
 /// Generated locals use mixed-site hygiene: the user's body cannot see them.
 fn hygienic(name: &str) -> syn::Ident {
     format_ident!("{}", name, span = Span::mixed_site())
@@ -304,6 +320,7 @@ fn wrap(func: &ItemFn, options: &Options, sig: &Signature) -> TokenStream {
     let rule = hygienic("__rule");
     let preamble = shared.preamble(Args::ByValue);
     let rule_expr = shared.rule();
+    let share_expr = share_rule(rt, &sig.ret);
     let body = body_block(&sig.ret, block);
     let companions = companions(func, &shared);
 
@@ -312,7 +329,7 @@ fn wrap(func: &ItemFn, options: &Options, sig: &Signature) -> TokenStream {
         #vis #fn_sig {
             #preamble
             let #rule = #rule_expr;
-            #rt::__private::cached(#cache, &#site, #key.finish(), #rule, #body).await
+            #rt::__private::cached(#cache, &#site, #key.finish(), #rule, #share_expr, #body).await
         }
 
         #companions

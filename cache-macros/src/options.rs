@@ -3,11 +3,12 @@
 use proc_macro2::{Span, TokenStream};
 use syn::meta::ParseNestedMeta;
 use syn::parse::Parser;
+use syn::spanned::Spanned;
 use syn::{Expr, Ident, Lit, LitInt, LitStr, Path};
 
-use crate::duration::ttl_millis;
+use crate::duration::{stale_millis, ttl_millis};
 
-const VALID: &str = "ttl, prefix, skip, include_self, cache, cache_none, groups, version, crate";
+const VALID: &str = "ttl, prefix, skip, include_self, cache, cache_none, groups, version, early_refresh, stale_while_revalidate, crate";
 /// Longest prefix; the same bound as `cache_runtime::key::MAX_PREFIX_LEN`.
 const MAX_PREFIX_LEN: usize = 64;
 
@@ -21,6 +22,10 @@ pub(crate) struct Options {
     pub(crate) cache: Option<Expr>,
     pub(crate) cache_none: Option<Span>,
     pub(crate) version: u32,
+    /// XFetch's `beta`, when early refresh is on.
+    pub(crate) early_refresh: Option<f64>,
+    /// The stale-while-revalidate window in milliseconds.
+    pub(crate) stale_ms: Option<u64>,
     pub(crate) krate: Path,
 }
 
@@ -57,6 +62,9 @@ struct Raw {
     cache: Slot<Expr>,
     cache_none: Slot<Span>,
     version: Slot<LitInt>,
+    /// The span of the option, and its value if one was given.
+    early_refresh: Slot<(Span, Option<Lit>)>,
+    stale_while_revalidate: Slot<Lit>,
     krate: Slot<LitStr>,
 }
 
@@ -89,6 +97,19 @@ impl Raw {
             "cache" => self.cache.set(&meta, meta.value()?.parse()?),
             "cache_none" => self.cache_none.set(&meta, flag(&meta)?),
             "version" => self.version.set(&meta, meta.value()?.parse()?),
+            "early_refresh" => {
+                let span = meta.path.span();
+                let beta = if meta.input.peek(syn::Token![=]) {
+                    Some(meta.value()?.parse()?)
+                } else {
+                    flag(&meta)?;
+                    None
+                };
+                self.early_refresh.set(&meta, (span, beta))
+            }
+            "stale_while_revalidate" => self
+                .stale_while_revalidate
+                .set(&meta, meta.value()?.parse()?),
             "crate" => self.krate.set(&meta, meta.value()?.parse()?),
             _ => Err(meta.error(format!(
                 "unknown option `{}`; valid options are: {VALID}",
@@ -127,6 +148,15 @@ impl Raw {
             Some(lit) => errors.keep(lit.base10_parse::<u32>()).unwrap_or(0),
             None => 0,
         };
+        let early_refresh = match &self.early_refresh.0 {
+            Some((_, None)) => Some(1.0),
+            Some((_, Some(lit))) => errors.keep(beta(lit)),
+            None => None,
+        };
+        let stale_ms = match &self.stale_while_revalidate.0 {
+            Some(lit) => errors.keep(stale_millis(lit)),
+            None => None,
+        };
         let krate = match &self.krate.0 {
             Some(lit) => errors
                 .keep(lit.parse::<Path>())
@@ -143,6 +173,8 @@ impl Raw {
             cache: self.cache.0,
             cache_none: self.cache_none.0,
             version,
+            early_refresh,
+            stale_ms,
             krate,
         })
     }
@@ -154,6 +186,21 @@ pub(crate) fn parse(args: TokenStream) -> syn::Result<Options> {
     syn::meta::parser(|meta| raw.accept(meta)).parse2(args)?;
     raw.validate()
 }
+
+/// The `beta` of `early_refresh = <beta>`: a positive number, at most 100.
+fn beta(lit: &Lit) -> syn::Result<f64> {
+    let value = match lit {
+        Lit::Float(float) => float.base10_parse::<f64>()?,
+        Lit::Int(int) => int.base10_parse::<u32>().map(f64::from)?,
+        other => return Err(syn::Error::new(other.span(), BETA_RANGE)),
+    };
+    if !(value > 0.0 && value <= 100.0) {
+        return Err(syn::Error::new(lit.span(), BETA_RANGE));
+    }
+    Ok(value)
+}
+
+const BETA_RANGE: &str = "expected a number greater than 0 and at most 100: `early_refresh = 1.0` refreshes as XFetch prescribes, larger values refresh earlier";
 
 fn flag(meta: &ParseNestedMeta<'_>) -> syn::Result<Span> {
     if !meta.input.is_empty() && !meta.input.peek(syn::Token![,]) {

@@ -5,7 +5,7 @@
 //! and turned into "run the function". Nothing here returns an error to the caller of
 //! a cached function.
 
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -17,15 +17,18 @@ use serde::de::DeserializeOwned;
 use crate::backend::{Backend, BackendError};
 use crate::call::CachedFn;
 use crate::codec::Bincode;
-use crate::config::{CacheConfig, DEFAULT_MEMORY_BYTES, DEFAULT_NAMESPACE};
+use crate::codec::Codec;
+use crate::config::{CacheConfig, DEFAULT_LEASE_TIME, DEFAULT_MEMORY_BYTES, DEFAULT_NAMESPACE};
 use crate::entry::EntryTarget;
-use crate::envelope::{self, Meta};
+use crate::envelope::{self, EnvelopeError, Meta, Opened};
+use crate::flight::Flights;
 use crate::group::{CacheGroup, IndexKey};
 use crate::health::{BackendKind, HealthReport};
 use crate::key::CacheKey;
 use crate::report::Throttle;
 use crate::retry::{self, Attempt, Pending, Retry};
 use crate::stats::{CacheStats, Counters};
+use crate::ttl::Ttl;
 
 /// How long a failed group invalidation is retried when no TTL of the group's
 /// entries is known in this process.
@@ -53,6 +56,12 @@ struct Inner {
     data_failures: Throttle,
     /// Invalidations waiting to be retried; see [`crate::retry`].
     retries: OnceLock<mpsc::UnboundedSender<Retry>>,
+    /// Loads in progress in this process; see [`crate::flight`].
+    flights: Flights,
+    /// How long a lease lasts; `None` when leases are off. See [`crate::lease`].
+    lease: Option<Ttl>,
+    /// How long a caller waits for another caller's load of the same key.
+    load_wait: Duration,
 }
 
 impl std::fmt::Debug for Cache {
@@ -112,17 +121,53 @@ fn shard_index() -> usize {
 #[repr(align(128))]
 struct OwnLines<T>(T);
 
+/// Decodes stored bytes, without counting or reporting.
+pub(crate) fn read<V: DeserializeOwned>(stored: &[u8]) -> Result<Decoded<V>, EnvelopeError> {
+    match envelope::open::<Bincode>(stored)? {
+        Opened::Value {
+            meta,
+            leased,
+            payload,
+        } => Ok(Decoded::Value(Found {
+            value: Bincode::decode(payload)?,
+            meta,
+            leased,
+        })),
+        Opened::Placeholder => Ok(Decoded::Placeholder),
+    }
+}
+
+/// What stored bytes turned out to be.
+pub(crate) enum Decoded<V> {
+    Value(Found<V>),
+    Placeholder,
+    /// Not an entry this function can read; already counted and reported.
+    Garbage,
+}
+
 /// The result of reading one entry.
 pub(crate) enum Lookup<V> {
-    Hit(V),
-    /// Nothing usable is stored; the entry should be written after the call.
+    Hit(Found<V>),
+    /// Another caller holds the lease on the empty entry: it is loading the value.
+    Loading,
+    /// Nothing usable is stored.
     Miss,
     /// The backend failed; call the function and do not try to write.
     Unavailable,
 }
 
+/// A value read from the cache.
+pub(crate) struct Found<V> {
+    pub(crate) value: V,
+    pub(crate) meta: Meta,
+    /// Whether a caller holds the lease to refresh it.
+    pub(crate) leased: bool,
+}
+
 impl Cache {
-    pub(crate) fn from_backend(backend: Backend, namespace: String) -> Self {
+    /// A cache over `backend`; `lease` is the lease time, `None` for no leases.
+    pub(crate) fn from_backend(backend: Backend, namespace: String, lease: Option<Ttl>) -> Self {
+        let load_wait = lease.map_or(DEFAULT_LEASE_TIME, Ttl::as_duration);
         Self {
             inner: Arc::new(Inner {
                 backend,
@@ -131,6 +176,9 @@ impl Cache {
                 backend_failures: Throttle::new(REPORT_INTERVAL),
                 data_failures: Throttle::new(REPORT_INTERVAL),
                 retries: OnceLock::new(),
+                flights: Flights::default(),
+                lease,
+                load_wait,
             }),
         }
     }
@@ -142,12 +190,13 @@ impl Cache {
                 DEFAULT_MEMORY_BYTES,
             )),
             DEFAULT_NAMESPACE.to_owned(),
+            Ttl::from_duration(DEFAULT_LEASE_TIME),
         )
     }
 
     /// A cache that stores nothing: every call runs the function.
     pub fn off() -> Self {
-        Self::from_backend(Backend::Off, DEFAULT_NAMESPACE.to_owned())
+        Self::from_backend(Backend::Off, DEFAULT_NAMESPACE.to_owned(), None)
     }
 
     /// Builds the cache described by the environment (see [`CacheConfig::from_env`]).
@@ -194,12 +243,10 @@ impl Cache {
     /// Reads and decodes the entry under `key`.
     pub(crate) async fn lookup<V: DeserializeOwned>(&self, key: &CacheKey) -> Lookup<V> {
         let stored = self.inner.backend.get(key).await;
-        // After the read: the task may have moved to another thread meanwhile.
-        let counters = self.inner.counters.local();
         let stored = match stored {
             Ok(Some(stored)) => stored,
             Ok(None) => {
-                Counters::bump(&counters.misses);
+                self.count(|c| &c.misses);
                 return Lookup::Miss;
             }
             Err(err) => {
@@ -207,30 +254,66 @@ impl Cache {
                 return Lookup::Unavailable;
             }
         };
-        match envelope::decode::<Bincode, V>(&stored) {
-            Ok((_meta, value)) => {
-                Counters::bump(&counters.hits);
-                Lookup::Hit(value)
+        match self.decode(key, &stored) {
+            Decoded::Value(found) => {
+                self.count(|c| &c.hits);
+                Lookup::Hit(found)
             }
-            Err(err) => {
-                Counters::bump(&counters.decode_failures);
-                Counters::bump(&counters.misses);
-                if let Some(suppressed) = self.inner.data_failures.admit() {
-                    tracing::warn!(
-                        target: "cache_runtime",
-                        key = %key,
-                        error = %err,
-                        suppressed,
-                        "cached value could not be decoded; treating it as a miss and overwriting it"
-                    );
-                }
+            Decoded::Placeholder => {
+                self.count(|c| &c.misses);
+                Lookup::Loading
+            }
+            Decoded::Garbage => {
+                self.count(|c| &c.misses);
                 Lookup::Miss
             }
         }
     }
 
-    /// Encodes `value` and writes it under `key` with `function`'s TTL, recording the
-    /// key in the function's index and in its groups' (see [`crate::group`]).
+    /// Decodes stored bytes; bytes that do not decode are counted and reported.
+    pub(crate) fn decode<V: DeserializeOwned>(&self, key: &CacheKey, stored: &[u8]) -> Decoded<V> {
+        read(stored).unwrap_or_else(|err| {
+            self.count(|c| &c.decode_failures);
+            if let Some(suppressed) = self.inner.data_failures.admit() {
+                tracing::warn!(
+                    target: "cache_runtime",
+                    key = %key,
+                    error = %err,
+                    suppressed,
+                    "cached value could not be decoded; treating it as a miss and overwriting it"
+                );
+            }
+            Decoded::Garbage
+        })
+    }
+
+    /// Encodes `value` in an envelope; `None` (counted and reported) if it cannot be.
+    pub(crate) fn encode<V: Serialize + ?Sized>(
+        &self,
+        key: &CacheKey,
+        value: &V,
+        compute: Duration,
+    ) -> Option<Vec<u8>> {
+        envelope::encode::<Bincode, V>(value, Meta::now(compute))
+            .map_err(|err| self.encode_failed(key, &err))
+            .ok()
+    }
+
+    /// The indexes an entry of `function` is recorded in: the function's own and its
+    /// groups' (see [`crate::group`]).
+    pub(crate) fn indexes(&self, function: &CachedFn) -> Vec<IndexKey> {
+        let namespace = self.namespace();
+        let mut indexes = Vec::with_capacity(1 + function.groups().len());
+        indexes.push(function.index(namespace));
+        for group in function.groups() {
+            group.note_ttl(function.storage_ttl().as_millis());
+            indexes.push(IndexKey::group(namespace, group));
+        }
+        indexes
+    }
+
+    /// Encodes `value` and writes it under `key` unconditionally (replacing any
+    /// lease), with `function`'s TTL and indexes.
     pub(crate) async fn store<V: Serialize + ?Sized>(
         &self,
         key: &CacheKey,
@@ -238,30 +321,56 @@ impl Cache {
         function: &CachedFn,
         compute: Duration,
     ) {
-        let bytes = match envelope::encode::<Bincode, V>(value, Meta::now(compute)) {
-            Ok(bytes) => bytes,
-            Err(err) => {
-                self.encode_failed(key, &err);
-                return;
-            }
-        };
-        let ttl = function.ttl();
-        let namespace = self.namespace();
-        let mut indexes = Vec::with_capacity(1 + function.groups().len());
-        indexes.push(function.index(namespace));
-        for group in function.groups() {
-            group.note_ttl(ttl.as_millis());
-            indexes.push(IndexKey::group(namespace, group));
+        if let Some(bytes) = self.encode(key, value, compute) {
+            self.write(key, bytes.into(), function).await;
         }
-        match self.inner.backend.set(key, bytes, ttl, &indexes).await {
-            Ok(()) => Counters::bump(&self.inner.counters.local().writes),
+    }
+
+    /// Writes the envelope `bytes` under `key` unconditionally (replacing any lease),
+    /// with `function`'s TTL and indexes.
+    pub(crate) async fn write(&self, key: &CacheKey, bytes: Arc<[u8]>, function: &CachedFn) {
+        let indexes = self.indexes(function);
+        match (self.inner.backend)
+            .set(key, bytes, function.storage_ttl(), &indexes)
+            .await
+        {
+            Ok(()) => self.count(|c| &c.writes),
             Err(err) => self.backend_failed("write", key, &err),
         }
     }
 
+    /// Adds one to a counter of the current thread's set.
+    #[inline]
+    pub(crate) fn count(&self, counter: impl FnOnce(&Counters) -> &AtomicU64) {
+        Counters::bump(counter(self.inner.counters.local()));
+    }
+
+    pub(crate) fn backend_ref(&self) -> &Backend {
+        &self.inner.backend
+    }
+
+    /// Whether caching is off: calls run their function and nothing else.
+    pub(crate) fn is_off(&self) -> bool {
+        matches!(self.inner.backend, Backend::Off)
+    }
+
+    pub(crate) fn flights(&self) -> &Flights {
+        &self.inner.flights
+    }
+
+    /// The lease time, or `None` when leases are off.
+    pub(crate) fn lease_time(&self) -> Option<Ttl> {
+        self.inner.lease
+    }
+
+    /// How long a caller waits for another caller's load of the same key.
+    pub(crate) fn load_wait(&self) -> Duration {
+        self.inner.load_wait
+    }
+
     /// Counts and reports a key or value that could not be encoded.
     pub(crate) fn encode_failed(&self, key: impl std::fmt::Display, err: &dyn std::error::Error) {
-        Counters::bump(&self.inner.counters.local().encode_failures);
+        self.count(|c| &c.encode_failures);
         if let Some(suppressed) = self.inner.data_failures.admit() {
             tracing::warn!(
                 target: "cache_runtime",
@@ -284,7 +393,7 @@ impl Cache {
     /// Removes one entry.
     pub(crate) async fn invalidate_entry(&self, target: &EntryTarget) {
         if let Some(key) = target.key {
-            let ttl = target.function.ttl().as_duration();
+            let ttl = target.function.storage_ttl().as_duration();
             self.invalidate(Pending::Entry(key), ttl).await;
         }
     }
@@ -292,7 +401,7 @@ impl Cache {
     /// Removes every entry of `function`.
     pub(crate) async fn invalidate_function(&self, function: &CachedFn) {
         let index = function.index(self.namespace());
-        self.invalidate(Pending::Index(index), function.ttl().as_duration())
+        self.invalidate(Pending::Index(index), function.storage_ttl().as_duration())
             .await;
     }
 
@@ -311,10 +420,10 @@ impl Cache {
     /// One attempt now; on failure, queued for retries until `ttl` has passed.
     async fn invalidate(&self, what: Pending, ttl: Duration) {
         match self.try_invalidate(what).await {
-            Ok(()) => Counters::bump(&self.inner.counters.local().invalidations),
+            Ok(()) => self.count(|c| &c.invalidations),
             Err(err) => {
                 self.backend_failed("invalidate", &what, &err);
-                Counters::bump(&self.inner.counters.local().invalidations_queued);
+                self.count(|c| &c.invalidations_queued);
                 self.queue_retry(Retry {
                     what,
                     give_up_at: Instant::now() + ttl,
@@ -346,7 +455,7 @@ impl Cache {
                     let cache = Cache { inner };
                     match cache.try_invalidate(what).await {
                         Ok(()) => {
-                            Counters::bump(&cache.inner.counters.local().invalidations);
+                            cache.count(|c| &c.invalidations);
                             tracing::info!(target: "cache_runtime", target_key = %what, "queued invalidation applied");
                             Attempt::Applied
                         }
@@ -371,7 +480,7 @@ impl Cache {
         let _ = sender.send(retry);
     }
 
-    fn backend_failed(
+    pub(crate) fn backend_failed(
         &self,
         operation: &'static str,
         key: &dyn std::fmt::Display,

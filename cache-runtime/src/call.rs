@@ -1,11 +1,18 @@
-//! One cached call, start to finish: read, and on a miss run the body and write.
+//! One cached call, start to finish: read; on a hit serve (and maybe refresh); on a
+//! miss load once per key (single-flight in the process, a lease across processes),
+//! fill, and hand the result to the callers that waited.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Instant;
 
-use crate::cache::{Cache, Lookup};
+use crate::cache::{Cache, Decoded, Found, Lookup};
+use crate::envelope::unix_millis;
+use crate::flight::{Followed, Landing, Lead, Role, Share};
+use crate::freshness::{Aging, Freshness, unit_rand};
 use crate::group::{CacheGroup, IndexKey};
 use crate::key::{CacheKey, FnIdentity, KeyError, KeyHasher};
+use crate::lease::{Lease, LeaseGuard};
 use crate::outcome::Outcome;
 use crate::ttl::Ttl;
 
@@ -13,7 +20,9 @@ use crate::ttl::Ttl;
 #[derive(Debug)]
 pub struct CachedFn {
     prefix: &'static str,
-    ttl: Ttl,
+    aging: Aging,
+    /// How long entries are kept: the TTL plus the stale window.
+    storage_ttl: Ttl,
     identity: FnIdentity,
     groups: &'static [&'static CacheGroup],
 }
@@ -33,10 +42,32 @@ impl CachedFn {
         };
         Self {
             prefix,
-            ttl,
+            aging: Aging {
+                ttl_ms,
+                early_beta: 0.0,
+                stale_ms: 0,
+            },
+            storage_ttl: ttl,
             identity: FnIdentity::new(fingerprint),
             groups,
         }
+    }
+
+    /// Turns on early refresh with XFetch's `beta` (see [`crate::freshness`]).
+    pub const fn early_refresh(mut self, beta: f64) -> Self {
+        self.aging.early_beta = beta;
+        self
+    }
+
+    /// Keeps values `stale_ms` past their TTL, to be served stale while one caller
+    /// refreshes them (see [`crate::freshness`]).
+    pub const fn stale_while_revalidate(mut self, stale_ms: u64) -> Self {
+        self.aging.stale_ms = stale_ms;
+        let Some(storage_ttl) = Ttl::from_millis(self.aging.ttl_ms.saturating_add(stale_ms)) else {
+            panic!("a cached function's TTL must be greater than zero");
+        };
+        self.storage_ttl = storage_ttl;
+        self
     }
 
     /// The named groups this function's entries belong to.
@@ -54,9 +85,11 @@ impl CachedFn {
         self.prefix
     }
 
-    /// The time to live of this function's entries.
-    pub fn ttl(&self) -> Ttl {
-        self.ttl
+    /// How long this function's entries are stored: the TTL, plus the
+    /// `stale_while_revalidate` window if there is one. Values are fresh for the TTL
+    /// only; see [`crate::freshness`].
+    pub fn storage_ttl(&self) -> Ttl {
+        self.storage_ttl
     }
 
     /// The identity the key digest is keyed with.
@@ -71,20 +104,24 @@ impl CachedFn {
     }
 }
 
-/// Runs one cached call: returns the stored value on a hit; otherwise awaits `body`,
-/// stores what the [`Outcome`] rule `O` says to store, and returns the body's result.
+/// Runs one cached call: returns the stored value on a hit; otherwise awaits `body`
+/// (or the result of a concurrent call of the same key), stores what the [`Outcome`]
+/// rule `O` says to store, and returns the result. `share` says how callers that
+/// waited get the result (see [`Share`]).
 ///
 /// Never fails on its own: a key that could not be built, an unreachable backend or
 /// a stored value that does not decode all end in running `body`.
-pub async fn cached<R, O, F>(
+pub async fn cached<R, O, S, F>(
     cache: &Cache,
     function: &CachedFn,
     key: Result<CacheKey, KeyError>,
     _rule: O,
+    share: S,
     body: F,
 ) -> R
 where
     O: Outcome<R>,
+    S: Share<R>,
     F: Future<Output = R>,
 {
     let key = match key {
@@ -94,17 +131,162 @@ where
             return body.await;
         }
     };
-    let writable = match cache.lookup::<O::Value>(&key).await {
-        Lookup::Hit(value) => return O::restore(value),
-        Lookup::Miss => true,
-        // The backend just failed: a write would most likely fail too, and would
-        // cost the caller a second deadline.
+    if cache.is_off() {
+        return body.await;
+    }
+    let backend_up = match cache.lookup::<O::Value>(&key).await {
+        Lookup::Hit(found) => return serve::<R, O, F>(cache, function, &key, found, body).await,
+        Lookup::Miss | Lookup::Loading => true,
+        // The backend just failed: loads still share one run of the function, but
+        // take no lease and write nothing, which would cost more deadlines.
         Lookup::Unavailable => false,
     };
+    loop {
+        let lead = match cache.flights().join(key) {
+            Role::Leader(lead) => lead,
+            Role::Follower(follow) => match follow.wait(cache.load_wait()).await {
+                Followed::Landed(landing) => {
+                    if let Some(ret) = unpack::<R, O, S>(cache, &key, &share, &landing) {
+                        cache.count(|c| &c.coalesced);
+                        return ret;
+                    }
+                    return body.await;
+                }
+                Followed::LeaderGone => continue,
+                // The leader hangs; do not wait for it any longer.
+                Followed::TimedOut => return body.await,
+            },
+        };
+        return load::<R, O, S, F>(cache, function, &key, &share, body, backend_up, lead).await;
+    }
+}
+
+/// Serves a stored value, or refreshes it first if it is due and this caller gets
+/// the lease to do so.
+async fn serve<R, O, F>(
+    cache: &Cache,
+    function: &CachedFn,
+    key: &CacheKey,
+    found: Found<O::Value>,
+    body: F,
+) -> R
+where
+    O: Outcome<R>,
+    F: Future<Output = R>,
+{
+    let freshness = function
+        .aging
+        .judge(&found.meta, unix_millis(), unit_rand());
+    if freshness != Freshness::Fresh
+        && !found.leased
+        && let Some(lease) = cache.lease_value(key, &found.meta).await
+    {
+        cache.count(|c| &c.refreshes);
+        let (ret, envelope) = run::<R, O, F>(cache, key, body).await;
+        settle(lease, envelope, function).await;
+        return ret;
+    }
+    if freshness == Freshness::Stale {
+        cache.count(|c| &c.stale_hits);
+    }
+    O::restore(found.value)
+}
+
+/// The leader's load of a missing entry: take the lease, run the function, fill, and
+/// hand the result to the followers.
+async fn load<R, O, S, F>(
+    cache: &Cache,
+    function: &CachedFn,
+    key: &CacheKey,
+    share: &S,
+    body: F,
+    backend_up: bool,
+    lead: Lead<'_>,
+) -> R
+where
+    O: Outcome<R>,
+    S: Share<R>,
+    F: Future<Output = R>,
+{
+    enum Write {
+        Leased(LeaseGuard),
+        /// Leases are off: write whatever was loaded.
+        Unconditional,
+        Nothing,
+    }
+    let write = match (backend_up, cache.lease_time()) {
+        (false, _) => Write::Nothing,
+        (true, None) => Write::Unconditional,
+        (true, Some(lease_time)) => match cache.take_lease::<O::Value>(key, lease_time).await {
+            Lease::Held(lease) => Write::Leased(lease),
+            Lease::Found(found, stored) => {
+                // Loaded by a concurrent caller, here or in another process.
+                cache.count(|c| &c.coalesced);
+                let ret = O::restore(found.value);
+                lead.land(pack(share, &ret, Some(stored.into_shared())));
+                return ret;
+            }
+            Lease::Unavailable => Write::Nothing,
+        },
+    };
+    let (ret, envelope) = run::<R, O, F>(cache, key, body).await;
+    match write {
+        Write::Leased(lease) => settle(lease, envelope.clone(), function).await,
+        Write::Unconditional => {
+            if let Some(bytes) = &envelope {
+                cache.write(key, bytes.clone(), function).await;
+            }
+        }
+        Write::Nothing => {}
+    }
+    lead.land(pack(share, &ret, envelope));
+    ret
+}
+
+/// Runs the function; returns its result and, if the result is to be cached, the
+/// envelope holding it.
+async fn run<R, O, F>(cache: &Cache, key: &CacheKey, body: F) -> (R, Option<Arc<[u8]>>)
+where
+    O: Outcome<R>,
+    F: Future<Output = R>,
+{
     let started = Instant::now();
     let ret = body.await;
-    if writable && let Some(value) = O::cacheable(&ret) {
-        cache.store(&key, value, function, started.elapsed()).await;
+    let envelope = O::cacheable(&ret)
+        .and_then(|value| cache.encode(key, value, started.elapsed()))
+        .map(Arc::from);
+    (ret, envelope)
+}
+
+/// Fills a held lease with `envelope`, or gives it back when there is nothing to store.
+async fn settle(lease: LeaseGuard, envelope: Option<Arc<[u8]>>, function: &CachedFn) {
+    match envelope {
+        Some(bytes) => lease.fill(bytes, function).await,
+        None => lease.release().await,
     }
-    ret
+}
+
+/// What the leader hands its followers: its whole result if `share` can, else the
+/// envelope.
+fn pack<R, S: Share<R>>(share: &S, ret: &R, envelope: Option<Arc<[u8]>>) -> Landing {
+    match share.pack(ret) {
+        Some(shared) => Landing::Result(shared),
+        None => envelope.map_or(Landing::Nothing, Landing::Envelope),
+    }
+}
+
+/// A follower's result from the leader's landing; `None` if it must run the function.
+fn unpack<R, O, S>(cache: &Cache, key: &CacheKey, share: &S, landing: &Landing) -> Option<R>
+where
+    O: Outcome<R>,
+    S: Share<R>,
+{
+    match landing {
+        Landing::Result(shared) => share.unpack(&**shared),
+        Landing::Envelope(bytes) => match cache.decode::<O::Value>(key, bytes) {
+            Decoded::Value(found) => Some(O::restore(found.value)),
+            Decoded::Placeholder | Decoded::Garbage => None,
+        },
+        Landing::Nothing => None,
+    }
 }

@@ -8,6 +8,7 @@ use crate::backend::memory::MemoryBackend;
 use crate::backend::redis::RedisBackend;
 use crate::cache::Cache;
 use crate::key::{MAX_NAMESPACE_LEN, is_valid_segment};
+use crate::ttl::Ttl;
 
 /// The URL used when `REDIS_URL` is not set: the local default every Redis guide uses.
 pub const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379/0";
@@ -19,6 +20,11 @@ pub const DEFAULT_NAMESPACE: &str = "cache";
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(50);
 /// Default limit for establishing a TCP connection to Redis.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_millis(250);
+/// Default lease time: how long one caller's load of a missing entry may keep the
+/// other callers of that entry waiting, in this process and in others, before they
+/// load it themselves; a load that takes longer is not stored. See
+/// `docs/consistency.md`.
+pub const DEFAULT_LEASE_TIME: Duration = Duration::from_secs(5);
 /// Default size bound of the memory backend: 64 MiB of keys and values.
 pub const DEFAULT_MEMORY_BYTES: u64 = 64 << 20;
 
@@ -40,7 +46,8 @@ pub enum ConfigError {
         "invalid cache namespace `{0}`: use 1 to {MAX_NAMESPACE_LEN} ASCII letters, digits, `_`, `-` or `.`"
     )]
     Namespace(String),
-    /// A timeout of zero would turn every operation into a failure.
+    /// A timeout (or lease time) under a millisecond would turn every operation into
+    /// a failure.
     #[error("the {0} timeout must be greater than zero")]
     ZeroTimeout(&'static str),
     /// An environment variable holds a value that cannot be used.
@@ -86,6 +93,8 @@ pub struct CacheConfig {
     timeout: Duration,
     connect_timeout: Duration,
     memory_bytes: u64,
+    /// `None`: leases off.
+    lease_time: Option<Duration>,
 }
 
 impl fmt::Debug for CacheConfig {
@@ -101,6 +110,7 @@ impl fmt::Debug for CacheConfig {
             .field("timeout", &self.timeout)
             .field("connect_timeout", &self.connect_timeout)
             .field("memory_bytes", &self.memory_bytes)
+            .field("lease_time", &self.lease_time)
             .finish()
     }
 }
@@ -113,6 +123,7 @@ impl CacheConfig {
             timeout: DEFAULT_TIMEOUT,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             memory_bytes: DEFAULT_MEMORY_BYTES,
+            lease_time: Some(DEFAULT_LEASE_TIME),
         }
     }
 
@@ -139,6 +150,7 @@ impl CacheConfig {
     /// | `REDIS_URL` | the Redis server | `redis://127.0.0.1:6379/0` |
     /// | `CACHE_NAMESPACE` | first part of every key | `cache` |
     /// | `CACHE_TIMEOUT_MS` | deadline of one operation | `50` |
+    /// | `CACHE_LEASE_MS` | [lease time](Self::lease_time); `0` turns leases off | `5000` |
     ///
     /// Values are checked when the cache is [built](Self::build).
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -172,6 +184,17 @@ impl CacheConfig {
             })?;
             config = config.timeout(Duration::from_millis(parsed));
         }
+        if let Some(ms) = var("CACHE_LEASE_MS") {
+            let parsed = ms.trim().parse::<u64>().map_err(|_| ConfigError::Env {
+                var: "CACHE_LEASE_MS",
+                value: ms.clone(),
+                reason: "expected a whole number of milliseconds (0 turns leases off)",
+            })?;
+            config = match parsed {
+                0 => config.without_leases(),
+                ms => config.lease_time(Duration::from_millis(ms)),
+            };
+        }
         Ok(config)
     }
 
@@ -200,6 +223,26 @@ impl CacheConfig {
         self
     }
 
+    /// How long one caller's load of a missing entry may keep the other callers of
+    /// that entry waiting, here and in other processes, before they load it
+    /// themselves. It is also the life of the lease in Redis: a caller that crashes
+    /// while loading blocks the entry for at most this long, and a load that takes
+    /// longer is not stored (and counted in `fills_revoked`). Set it above your
+    /// slowest load. Default: 5 s. See `docs/consistency.md`.
+    pub fn lease_time(mut self, lease_time: Duration) -> Self {
+        self.lease_time = Some(lease_time);
+        self
+    }
+
+    /// Turns leases off: a miss costs one round trip less, but a value loaded while
+    /// the entry is invalidated can be written after the invalidation (stale until
+    /// its TTL), and concurrent misses in different processes each run the function.
+    /// Single-flight within one process stays on.
+    pub fn without_leases(mut self) -> Self {
+        self.lease_time = None;
+        self
+    }
+
     /// Checks the configuration and builds the cache. Does not connect.
     pub fn build(self) -> Result<Cache, ConfigError> {
         if !is_valid_segment(&self.namespace, MAX_NAMESPACE_LEN) {
@@ -211,6 +254,10 @@ impl CacheConfig {
         if self.connect_timeout.is_zero() {
             return Err(ConfigError::ZeroTimeout("connect"));
         }
+        let lease = match self.lease_time {
+            Some(time) => Some(Ttl::from_duration(time).ok_or(ConfigError::ZeroTimeout("lease"))?),
+            None => None,
+        };
         let backend = match self.backend {
             BackendChoice::Redis { url } => {
                 let client =
@@ -228,7 +275,7 @@ impl CacheConfig {
             BackendChoice::Memory => Backend::Memory(MemoryBackend::new(self.memory_bytes)),
             BackendChoice::Off => Backend::Off,
         };
-        Ok(Cache::from_backend(backend, self.namespace))
+        Ok(Cache::from_backend(backend, self.namespace, lease))
     }
 }
 

@@ -1,19 +1,28 @@
-//! The envelope every stored value lives in.
+//! The envelope every stored value lives in, and the lease placeholder.
 //!
 //! ```text
-//! byte 0      format   0xC1 = envelope format 1
-//! byte 1      codec    Codec::ID of the payload's codec (1 = bincode)
-//! byte 2      flags    bit field; none defined yet, unknown bits make the entry a miss
-//! byte 3      reserved 0
-//! bytes 4-11  written  Unix time of the write, milliseconds, little endian
-//! bytes 12-15 compute  how long the function took to produce the value, ms, LE
-//! bytes 16..  payload  the value, encoded by the codec
+//! byte 0       format   0xC2 = envelope format 2
+//! byte 1       codec    Codec::ID of the payload's codec (1 = bincode)
+//! byte 2       flags    bit 0 LEASED: a caller is refreshing this value
+//!                       bit 1 PLACEHOLDER: no value yet, a caller is loading it
+//!                       other bits: unknown, the entry is a miss
+//! byte 3       reserved 0
+//! bytes 4-11   written  Unix time of the write, milliseconds, little endian
+//! bytes 12-15  compute  how long the function took to produce the value, µs, LE
+//! bytes 16-23  lease    the lease holder's token, LE; 0 when not leased
+//! bytes 24..   payload  the value, encoded by the codec (empty in a placeholder)
 //! ```
+//!
+//! The lease lives in the entry itself, so that everything that replaces or deletes
+//! the entry (an invalidation, a write-through) also revokes the lease: a fill only
+//! lands while bytes 16-23 still hold the filler's token (see `crate::lease`).
 //!
 //! Anything that does not match (another format, another codec, unknown flags,
 //! truncation, a payload of the wrong type) decodes to an error, which the caller
 //! treats as a miss; the next write replaces the entry.
 
+use std::num::NonZeroU64;
+use std::ops::Range;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
@@ -22,10 +31,21 @@ use serde::de::DeserializeOwned;
 use crate::codec::{Codec, CodecError, MAX_VALUE_BYTES};
 
 /// The first byte of every envelope written by this version.
-pub const FORMAT_V1: u8 = 0xC1;
+pub const FORMAT: u8 = 0xC2;
 /// Length of the envelope header in bytes.
-pub const HEADER_LEN: usize = 16;
-const KNOWN_FLAGS: u8 = 0;
+pub const HEADER_LEN: usize = 24;
+/// Flag: a caller holds a lease to refresh this value.
+pub(crate) const LEASED: u8 = 0b01;
+/// Flag: the entry holds no value, only the lease of the caller loading it.
+pub(crate) const PLACEHOLDER: u8 = 0b10;
+const KNOWN_FLAGS: u8 = LEASED | PLACEHOLDER;
+/// Where the flags byte is.
+pub(crate) const FLAGS_AT: usize = 2;
+/// Where the lease token is.
+pub(crate) const TOKEN_AT: Range<usize> = 16..24;
+/// The part of the header that identifies one written value: format, codec, flags,
+/// reserved and write time.
+pub(crate) const HEAD_LEN: usize = 12;
 
 /// Why stored bytes could not be read back as a value.
 #[derive(Debug, thiserror::Error)]
@@ -44,9 +64,12 @@ pub enum EnvelopeError {
         /// Codec id this reader uses.
         expected: u8,
     },
-    /// Flags this version does not understand.
+    /// Flags this version does not understand, or a lease flag without a token.
     #[error("unknown envelope flags {0:#010b}")]
     Flags(u8),
+    /// The entry is a lease placeholder: a caller is loading the value.
+    #[error("entry holds a lease, not a value")]
+    Placeholder,
     /// The payload is not a value of the expected type.
     #[error(transparent)]
     Payload(#[from] CodecError),
@@ -57,19 +80,38 @@ pub enum EnvelopeError {
 pub struct Meta {
     /// When the value was written, in Unix milliseconds.
     pub written_at_ms: u64,
-    /// How long the function took to compute the value, in milliseconds.
-    pub compute_ms: u32,
+    /// How long the function took to compute the value, in microseconds.
+    pub compute_us: u32,
 }
 
 impl Meta {
     /// Metadata for a value written now that took `compute` to produce.
     pub fn now(compute: Duration) -> Self {
-        let written_at_ms = unix_millis();
-        let compute_ms = u32::try_from(compute.as_millis()).unwrap_or(u32::MAX);
         Self {
-            written_at_ms,
-            compute_ms,
+            written_at_ms: unix_millis(),
+            compute_us: u32::try_from(compute.as_micros()).unwrap_or(u32::MAX),
         }
+    }
+
+    /// How long the function took to compute the value.
+    pub fn compute(&self) -> Duration {
+        Duration::from_micros(u64::from(self.compute_us))
+    }
+}
+
+/// The token of one lease: random, never zero (zero means "no lease").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct LeaseToken(NonZeroU64);
+
+impl LeaseToken {
+    /// A new random token.
+    pub(crate) fn random() -> Self {
+        Self(NonZeroU64::new(fastrand::u64(1..)).unwrap_or(NonZeroU64::MIN))
+    }
+
+    /// The token as stored in bytes 16-23.
+    pub(crate) fn to_bytes(self) -> [u8; 8] {
+        self.0.get().to_le_bytes()
     }
 }
 
@@ -82,15 +124,23 @@ pub(crate) fn unix_millis() -> u64 {
         })
 }
 
-/// Encodes `value` with codec `C` inside an envelope.
+/// The first bytes of a header: format, codec, flags, reserved, write time.
+fn head(codec: u8, flags: u8, written_at_ms: u64) -> [u8; HEAD_LEN] {
+    let mut head = [0; HEAD_LEN];
+    head[..4].copy_from_slice(&[FORMAT, codec, flags, 0]);
+    head[4..].copy_from_slice(&written_at_ms.to_le_bytes());
+    head
+}
+
+/// Encodes `value` with codec `C` inside an envelope, not leased.
 pub fn encode<C: Codec, T: Serialize + ?Sized>(
     value: &T,
     meta: Meta,
 ) -> Result<Vec<u8>, CodecError> {
     let mut out = Vec::with_capacity(64);
-    out.extend_from_slice(&[FORMAT_V1, C::ID, KNOWN_FLAGS, 0]);
-    out.extend_from_slice(&meta.written_at_ms.to_le_bytes());
-    out.extend_from_slice(&meta.compute_ms.to_le_bytes());
+    out.extend_from_slice(&head(C::ID, 0, meta.written_at_ms));
+    out.extend_from_slice(&meta.compute_us.to_le_bytes());
+    out.extend_from_slice(&[0; 8]);
     C::encode(value, &mut out)?;
     if out.len() - HEADER_LEN > MAX_VALUE_BYTES {
         return Err(CodecError::Encode(format!(
@@ -101,14 +151,56 @@ pub fn encode<C: Codec, T: Serialize + ?Sized>(
     Ok(out)
 }
 
-/// Reads the header of an envelope and returns it with the payload.
-pub fn open<C: Codec>(bytes: &[u8]) -> Result<(Meta, &[u8]), EnvelopeError> {
+/// The placeholder a caller stores under an empty key while it loads the value.
+pub(crate) fn placeholder<C: Codec>(token: LeaseToken) -> [u8; HEADER_LEN] {
+    let mut out = [0; HEADER_LEN];
+    out[..HEAD_LEN].copy_from_slice(&head(C::ID, LEASED | PLACEHOLDER, unix_millis()));
+    out[TOKEN_AT].copy_from_slice(&token.to_bytes());
+    out
+}
+
+/// The head of an unleased value written at `meta`'s time: what a caller that read
+/// that value expects to find when it takes the lease to refresh it.
+pub(crate) fn unleased_head<C: Codec>(meta: &Meta) -> [u8; HEAD_LEN] {
+    head(C::ID, 0, meta.written_at_ms)
+}
+
+/// An opened entry.
+#[derive(Debug)]
+pub enum Opened<'a> {
+    /// A value, possibly leased by a caller that is refreshing it.
+    Value {
+        /// Its header.
+        meta: Meta,
+        /// Whether a caller holds a lease to refresh it.
+        leased: bool,
+        /// The encoded value.
+        payload: &'a [u8],
+    },
+    /// No value: a caller is loading it.
+    Placeholder,
+}
+
+/// Reads the header of an entry.
+pub fn open<C: Codec>(bytes: &[u8]) -> Result<Opened<'_>, EnvelopeError> {
     let Some((header, payload)) = bytes.split_first_chunk::<HEADER_LEN>() else {
         return Err(EnvelopeError::Truncated(bytes.len()));
     };
-    let [format, codec, flags, _reserved, rest @ ..] = *header;
-    if format != FORMAT_V1 {
+    let [format, codec, flags, _reserved, ..] = *header;
+    if format != FORMAT {
         return Err(EnvelopeError::Format(format));
+    }
+    let token = le_u64(&header[TOKEN_AT]);
+    let leased = flags & LEASED != 0;
+    if flags & !KNOWN_FLAGS != 0 || leased != (token != 0) {
+        return Err(EnvelopeError::Flags(flags));
+    }
+    if flags & PLACEHOLDER != 0 {
+        return if leased && payload.is_empty() {
+            Ok(Opened::Placeholder)
+        } else {
+            Err(EnvelopeError::Flags(flags))
+        };
     }
     if codec != C::ID {
         return Err(EnvelopeError::Codec {
@@ -116,21 +208,31 @@ pub fn open<C: Codec>(bytes: &[u8]) -> Result<(Meta, &[u8]), EnvelopeError> {
             expected: C::ID,
         });
     }
-    if flags & !KNOWN_FLAGS != 0 {
-        return Err(EnvelopeError::Flags(flags));
-    }
-    let (written, compute) = rest.split_at(8);
     let meta = Meta {
-        written_at_ms: u64::from_le_bytes(written.try_into().unwrap_or_default()),
-        compute_ms: u32::from_le_bytes(compute.try_into().unwrap_or_default()),
+        written_at_ms: le_u64(&header[4..12]),
+        compute_us: u32::try_from(le_u64(&header[12..16])).unwrap_or(u32::MAX),
     };
-    Ok((meta, payload))
+    Ok(Opened::Value {
+        meta,
+        leased,
+        payload,
+    })
+}
+
+/// A little-endian integer of up to 8 bytes.
+fn le_u64(bytes: &[u8]) -> u64 {
+    let mut wide = [0; 8];
+    let len = bytes.len().min(8);
+    wide[..len].copy_from_slice(&bytes[..len]);
+    u64::from_le_bytes(wide)
 }
 
 /// Decodes a whole envelope holding a `T` written by codec `C`.
 pub fn decode<C: Codec, T: DeserializeOwned>(bytes: &[u8]) -> Result<(Meta, T), EnvelopeError> {
-    let (meta, payload) = open::<C>(bytes)?;
-    Ok((meta, C::decode(payload)?))
+    match open::<C>(bytes)? {
+        Opened::Value { meta, payload, .. } => Ok((meta, C::decode(payload)?)),
+        Opened::Placeholder => Err(EnvelopeError::Placeholder),
+    }
 }
 
 #[cfg(test)]
@@ -151,27 +253,65 @@ mod tests {
 
     const META: Meta = Meta {
         written_at_ms: 1_700_000_000_123,
-        compute_ms: 42,
+        compute_us: 42_000,
     };
 
     #[test]
     fn round_trip_keeps_value_and_meta() {
         let bytes = encode::<Bincode, _>(&("ada", 36u32), META).expect("encodes");
-        assert_eq!(bytes[0], FORMAT_V1);
+        assert_eq!(bytes[0], FORMAT);
         assert_eq!(bytes[1], Bincode::ID);
         let (meta, value): (Meta, (String, u32)) = decode::<Bincode, _>(&bytes).expect("decodes");
         assert_eq!(meta, META);
+        assert_eq!(meta.compute(), Duration::from_millis(42));
         assert_eq!(value, ("ada".to_string(), 36));
     }
 
     #[test]
     fn header_layout_is_pinned() {
         let bytes = encode::<Bincode, _>(&7u8, META).expect("encodes");
-        let mut expected = vec![0xC1, 1, 0, 0];
+        let mut expected = vec![0xC2, 1, 0, 0];
         expected.extend_from_slice(&1_700_000_000_123u64.to_le_bytes());
-        expected.extend_from_slice(&42u32.to_le_bytes());
+        expected.extend_from_slice(&42_000u32.to_le_bytes());
+        expected.extend_from_slice(&[0; 8]);
         expected.push(7);
         assert_eq!(bytes, expected);
+        assert_eq!(bytes[..HEAD_LEN], unleased_head::<Bincode>(&META));
+    }
+
+    #[test]
+    fn placeholders_open_as_placeholders() {
+        let token = LeaseToken::random();
+        let bytes = placeholder::<Bincode>(token);
+        assert_eq!(bytes[FLAGS_AT], LEASED | PLACEHOLDER);
+        assert_eq!(bytes[TOKEN_AT], token.to_bytes());
+        assert!(matches!(open::<Bincode>(&bytes), Ok(Opened::Placeholder)));
+        assert!(matches!(
+            decode::<Bincode, u8>(&bytes),
+            Err(EnvelopeError::Placeholder)
+        ));
+        // A placeholder with a payload, or without a token, is not one.
+        let mut with_payload = bytes.to_vec();
+        with_payload.push(1);
+        assert!(open::<Bincode>(&with_payload).is_err());
+        let mut tokenless = bytes;
+        tokenless[TOKEN_AT].fill(0);
+        assert!(open::<Bincode>(&tokenless).is_err());
+    }
+
+    #[test]
+    fn a_leased_value_is_still_a_value() {
+        let mut bytes = encode::<Bincode, _>(&9u16, META).expect("encodes");
+        bytes[FLAGS_AT] = LEASED;
+        bytes[TOKEN_AT].copy_from_slice(&LeaseToken::random().to_bytes());
+        match open::<Bincode>(&bytes) {
+            Ok(Opened::Value { meta, leased, .. }) => {
+                assert_eq!(meta, META);
+                assert!(leased);
+            }
+            other => panic!("expected a leased value, got {other:?}"),
+        }
+        assert_eq!(decode::<Bincode, u16>(&bytes).expect("decodes").1, 9);
     }
 
     #[test]
@@ -192,15 +332,15 @@ mod tests {
             decode::<OtherCodec, u64>(&bytes),
             Err(EnvelopeError::Codec { found: 1, .. })
         ));
-        bytes[2] = 0b100;
+        bytes[FLAGS_AT] = 0b100;
         assert!(matches!(
             decode::<Bincode, u64>(&bytes),
             Err(EnvelopeError::Flags(_))
         ));
-        bytes[0] = b'{';
+        bytes[0] = 0xC1;
         assert!(matches!(
             decode::<Bincode, u64>(&bytes),
-            Err(EnvelopeError::Format(b'{'))
+            Err(EnvelopeError::Format(0xC1))
         ));
     }
 
@@ -208,5 +348,12 @@ mod tests {
     fn wrong_payload_type_is_an_error() {
         let bytes = encode::<Bincode, _>(&u64::MAX, META).expect("encodes");
         assert!(decode::<Bincode, u8>(&bytes).is_err());
+    }
+
+    #[test]
+    fn tokens_are_never_zero() {
+        for _ in 0..1000 {
+            assert_ne!(LeaseToken::random().to_bytes(), [0; 8]);
+        }
     }
 }

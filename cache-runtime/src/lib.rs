@@ -113,10 +113,13 @@ pub mod codec;
 mod config;
 mod entry;
 pub mod envelope;
+mod flight;
+mod freshness;
 mod global;
 pub mod group;
 mod health;
 pub mod key;
+mod lease;
 mod outcome;
 mod report;
 mod retry;
@@ -135,8 +138,8 @@ pub use cache_macros::invalidate;
 pub use backend::BackendError;
 pub use cache::Cache;
 pub use config::{
-    CacheConfig, ConfigError, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MEMORY_BYTES, DEFAULT_NAMESPACE,
-    DEFAULT_REDIS_URL, DEFAULT_TIMEOUT,
+    CacheConfig, ConfigError, DEFAULT_CONNECT_TIMEOUT, DEFAULT_LEASE_TIME, DEFAULT_MEMORY_BYTES,
+    DEFAULT_NAMESPACE, DEFAULT_REDIS_URL, DEFAULT_TIMEOUT,
 };
 pub use entry::{CacheEntry, ForAny, ForOption, FunctionEntries};
 pub use global::{AlreadyInstalled, global, install};
@@ -152,6 +155,7 @@ pub mod __private {
     pub use crate::call::{CachedFn, cached};
     pub use crate::checks::Unchecked;
     pub use crate::entry::{Invalidation, Standard, WithNone, invalidate_all};
+    pub use crate::flight::{ByClone, ByEncoding, Share, ShareByClone, ShareByEncoding};
     pub use crate::global::global;
     pub use crate::outcome::{
         AsIs, CacheValue, CachesNone, OkOnly, Outcome, Probe, ProbeOption, ProbePlain, ProbeResult,

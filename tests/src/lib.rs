@@ -1,4 +1,5 @@
-//! Test support for cache-runtime: throwaway `redis-server` processes.
+//! Test support for cache-runtime: throwaway `redis-server` processes, and a gate to
+//! hold a function's body where a test wants it.
 //!
 //! Tests that need Redis start their own server with [`RedisServer::start`], on a
 //! free loopback port, in a temporary directory, with persistence off. They never use
@@ -7,6 +8,8 @@
 
 #![deny(missing_docs)]
 
+mod gate;
 mod redis_server;
 
+pub use gate::Gate;
 pub use redis_server::{RedisServer, free_port};

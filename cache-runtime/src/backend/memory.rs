@@ -1,13 +1,16 @@
 //! The in-process backend: bounded by bytes, TTL per entry, built on moka.
 //!
 //! It serves tests of user code and single-machine setups that run without Redis.
-//! It stores the same envelopes as Redis, so corruption handling, codecs and TTLs
-//! behave the same on both.
+//! It stores the same envelopes as Redis and follows the same lease protocol, so
+//! corruption handling, codecs, TTLs and the consistency guarantees behave the same
+//! on both.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::hash::{BuildHasher, RandomState};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use crate::envelope::{FLAGS_AT, HEAD_LEN, HEADER_LEN, LEASED, LeaseToken, PLACEHOLDER, TOKEN_AT};
 use crate::group::IndexKey;
 use crate::health::{BackendKind, HealthReport};
 use crate::key::CacheKey;
@@ -16,7 +19,8 @@ use crate::ttl::Ttl;
 #[derive(Clone)]
 struct Entry {
     bytes: Arc<[u8]>,
-    ttl: Duration,
+    /// `None` keeps the expiry the entry had (a lease taken or given back on a value).
+    ttl: Option<Duration>,
 }
 
 /// Applies each entry's own TTL.
@@ -24,7 +28,7 @@ struct PerEntryTtl;
 
 impl moka::Expiry<CacheKey, Entry> for PerEntryTtl {
     fn expire_after_create(&self, _: &CacheKey, entry: &Entry, _: Instant) -> Option<Duration> {
-        Some(entry.ttl)
+        entry.ttl
     }
 
     fn expire_after_update(
@@ -32,17 +36,24 @@ impl moka::Expiry<CacheKey, Entry> for PerEntryTtl {
         _: &CacheKey,
         entry: &Entry,
         _: Instant,
-        _: Option<Duration>,
+        remaining: Option<Duration>,
     ) -> Option<Duration> {
-        Some(entry.ttl)
+        entry.ttl.or(remaining)
     }
 }
+
+/// How many locks the writes are spread over.
+const WRITE_LOCKS: usize = 64;
 
 pub(crate) struct MemoryBackend {
     entries: moka::sync::Cache<CacheKey, Entry>,
     /// Group indexes: the keys written into each group. Members whose entry has gone
     /// (expired or evicted) are harmless and dropped when the group is cleared.
     indexes: Mutex<HashMap<IndexKey, HashSet<CacheKey>>>,
+    /// Every write to an entry holds its key's lock, so that the lease checks (read,
+    /// compare, write) are atomic, as the Lua scripts are on Redis. Reads take none.
+    write_locks: Box<[Mutex<()>]>,
+    lock_hasher: RandomState,
 }
 
 impl std::fmt::Debug for MemoryBackend {
@@ -67,14 +78,29 @@ impl MemoryBackend {
         Self {
             entries,
             indexes: Mutex::default(),
+            write_locks: (0..WRITE_LOCKS).map(|_| Mutex::new(())).collect(),
+            lock_hasher: RandomState::new(),
         }
+    }
+
+    fn lock(&self, key: &CacheKey) -> MutexGuard<'_, ()> {
+        let stripe = self.lock_hasher.hash_one(key) as usize % WRITE_LOCKS;
+        self.write_locks[stripe]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     pub(crate) fn get(&self, key: &CacheKey) -> Option<Arc<[u8]>> {
         self.entries.get(key).map(|entry| entry.bytes)
     }
 
-    pub(crate) fn set(&self, key: CacheKey, bytes: Vec<u8>, ttl: Ttl, indexes: &[IndexKey]) {
+    pub(crate) fn set(&self, key: CacheKey, bytes: Arc<[u8]>, ttl: Ttl, indexes: &[IndexKey]) {
+        let _lock = self.lock(&key);
+        self.write(key, bytes, ttl, indexes);
+    }
+
+    /// Stores an entry; the caller holds the key's lock.
+    fn write(&self, key: CacheKey, bytes: Arc<[u8]>, ttl: Ttl, indexes: &[IndexKey]) {
         if !indexes.is_empty() {
             let mut all = self.indexes.lock().unwrap_or_else(PoisonError::into_inner);
             for index in indexes {
@@ -87,13 +113,97 @@ impl MemoryBackend {
             }
         }
         let entry = Entry {
-            bytes: bytes.into(),
-            ttl: ttl.as_duration(),
+            bytes,
+            ttl: Some(ttl.as_duration()),
         };
         self.entries.insert(key, entry);
     }
 
+    /// Replaces the entry's bytes, keeping its expiry; the caller holds the key's lock.
+    fn rewrite(&self, key: CacheKey, bytes: Vec<u8>) {
+        let entry = Entry {
+            bytes: bytes.into(),
+            ttl: None,
+        };
+        self.entries.insert(key, entry);
+    }
+
+    /// The entry's bytes if its lease token is `token`.
+    fn leased_to(&self, key: &CacheKey, token: LeaseToken) -> Option<Arc<[u8]>> {
+        self.get(key)
+            .filter(|bytes| bytes.get(TOKEN_AT) == Some(&token.to_bytes()[..]))
+    }
+
+    /// See `scripts::ACQUIRE`: `None` when the lease was granted.
+    pub(crate) fn acquire(
+        &self,
+        key: CacheKey,
+        placeholder: &[u8],
+        lease: Ttl,
+    ) -> Option<Arc<[u8]>> {
+        let _lock = self.lock(&key);
+        if let Some(current) = self.get(&key) {
+            return Some(current);
+        }
+        let entry = Entry {
+            bytes: placeholder.into(),
+            ttl: Some(lease.as_duration()),
+        };
+        self.entries.insert(key, entry);
+        None
+    }
+
+    /// See `scripts::FILL`.
+    pub(crate) fn fill(
+        &self,
+        key: CacheKey,
+        token: LeaseToken,
+        bytes: Arc<[u8]>,
+        ttl: Ttl,
+        indexes: &[IndexKey],
+    ) -> bool {
+        let _lock = self.lock(&key);
+        if self.leased_to(&key, token).is_none() {
+            return false;
+        }
+        self.write(key, bytes, ttl, indexes);
+        true
+    }
+
+    /// See `scripts::RELEASE`.
+    pub(crate) fn release(&self, key: CacheKey, token: LeaseToken) {
+        let _lock = self.lock(&key);
+        let Some(current) = self.leased_to(&key, token) else {
+            return;
+        };
+        if current[FLAGS_AT] & PLACEHOLDER != 0 {
+            self.entries.invalidate(&key);
+        } else {
+            let mut bytes = current.to_vec();
+            bytes[FLAGS_AT] = 0;
+            bytes[TOKEN_AT].fill(0);
+            self.rewrite(key, bytes);
+        }
+    }
+
+    /// See `scripts::LEASE_VALUE`.
+    pub(crate) fn lease_value(&self, key: CacheKey, head: &[u8], token: LeaseToken) -> bool {
+        let _lock = self.lock(&key);
+        let Some(current) = self
+            .get(&key)
+            .filter(|bytes| bytes.len() >= HEADER_LEN && bytes.get(..HEAD_LEN) == Some(head))
+        else {
+            return false;
+        };
+        let mut bytes = current.to_vec();
+        bytes[FLAGS_AT] = LEASED;
+        bytes[TOKEN_AT].copy_from_slice(&token.to_bytes());
+        self.rewrite(key, bytes);
+        true
+    }
+
     pub(crate) fn delete(&self, key: &CacheKey) {
+        let _lock = self.lock(key);
         self.entries.invalidate(key);
     }
 
@@ -104,7 +214,7 @@ impl MemoryBackend {
             .unwrap_or_else(PoisonError::into_inner)
             .remove(index);
         for member in members.into_iter().flatten() {
-            self.entries.invalidate(&member);
+            self.delete(&member);
         }
     }
 

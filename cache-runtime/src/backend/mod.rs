@@ -9,6 +9,7 @@ use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::envelope::LeaseToken;
 use crate::group::IndexKey;
 use crate::health::{BackendKind, HealthReport};
 use crate::key::CacheKey;
@@ -32,6 +33,16 @@ pub(crate) enum Stored {
     Shared(Arc<[u8]>),
 }
 
+impl Stored {
+    /// The bytes, shareable.
+    pub(crate) fn into_shared(self) -> Arc<[u8]> {
+        match self {
+            Self::Owned(bytes) => bytes.into(),
+            Self::Shared(bytes) => bytes,
+        }
+    }
+}
+
 impl Deref for Stored {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
@@ -40,6 +51,15 @@ impl Deref for Stored {
             Self::Shared(bytes) => bytes,
         }
     }
+}
+
+/// What [`Backend::acquire`] found.
+#[derive(Debug)]
+pub(crate) enum Acquired {
+    /// The key was empty; the caller now holds the lease.
+    Granted,
+    /// The key holds these bytes: a value, another caller's lease, or garbage.
+    Found(Stored),
 }
 
 /// The configured backend. An enum rather than a trait object: the set is closed,
@@ -75,7 +95,7 @@ impl Backend {
     pub(crate) async fn set(
         &self,
         key: &CacheKey,
-        bytes: Vec<u8>,
+        bytes: Arc<[u8]>,
         ttl: Ttl,
         indexes: &[IndexKey],
     ) -> Result<(), BackendError> {
@@ -86,6 +106,73 @@ impl Backend {
                 Ok(())
             }
             Self::Off => Ok(()),
+        }
+    }
+
+    /// Takes the lease on `key` if it is empty, by storing `placeholder` for `lease`;
+    /// otherwise returns what `key` holds. See [`crate::lease`].
+    pub(crate) async fn acquire(
+        &self,
+        key: &CacheKey,
+        placeholder: &[u8],
+        lease: Ttl,
+    ) -> Result<Acquired, BackendError> {
+        let found = match self {
+            Self::Redis(redis) => redis
+                .acquire(key, placeholder, lease)
+                .await?
+                .map(Stored::Owned),
+            Self::Memory(memory) => memory.acquire(*key, placeholder, lease).map(Stored::Shared),
+            Self::Off => None,
+        };
+        Ok(found.map_or(Acquired::Granted, Acquired::Found))
+    }
+
+    /// Writes `bytes` under `key` for `ttl` if the lease `token` is still in place
+    /// there, recording the key in `indexes` first. Returns whether it was written.
+    pub(crate) async fn fill(
+        &self,
+        key: &CacheKey,
+        token: LeaseToken,
+        bytes: Arc<[u8]>,
+        ttl: Ttl,
+        indexes: &[IndexKey],
+    ) -> Result<bool, BackendError> {
+        match self {
+            Self::Redis(redis) => redis.fill(key, token, &bytes, ttl, indexes).await,
+            Self::Memory(memory) => Ok(memory.fill(*key, token, bytes, ttl, indexes)),
+            Self::Off => Ok(false),
+        }
+    }
+
+    /// Gives the lease `token` on `key` back, if it is still in place.
+    pub(crate) async fn release(
+        &self,
+        key: &CacheKey,
+        token: LeaseToken,
+    ) -> Result<(), BackendError> {
+        match self {
+            Self::Redis(redis) => redis.release(key, token).await,
+            Self::Memory(memory) => {
+                memory.release(*key, token);
+                Ok(())
+            }
+            Self::Off => Ok(()),
+        }
+    }
+
+    /// Takes the lease `token` on the unleased value under `key` whose header starts
+    /// with `head`, to refresh it. Returns whether it was taken.
+    pub(crate) async fn lease_value(
+        &self,
+        key: &CacheKey,
+        head: &[u8],
+        token: LeaseToken,
+    ) -> Result<bool, BackendError> {
+        match self {
+            Self::Redis(redis) => redis.lease_value(key, head, token).await,
+            Self::Memory(memory) => Ok(memory.lease_value(*key, head, token)),
+            Self::Off => Ok(false),
         }
     }
 

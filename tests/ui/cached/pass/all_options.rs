@@ -15,6 +15,8 @@ struct Pool;
     cache = LOCAL,
     cache_none,
     version = 3,
+    early_refresh = 1.5,
+    stale_while_revalidate = "30s",
     crate = "rt"
 )]
 async fn find_user(pool: &Pool, id: u64) -> Option<String> {

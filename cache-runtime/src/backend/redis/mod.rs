@@ -16,8 +16,10 @@ use std::time::{Duration, Instant};
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
+mod scripts;
+
 use super::BackendError;
-use crate::envelope::unix_millis;
+use crate::envelope::{LeaseToken, unix_millis};
 use crate::group::IndexKey;
 use crate::health::{BackendKind, HealthReport};
 use crate::key::CacheKey;
@@ -92,13 +94,8 @@ impl RedisBackend {
         self.within_deadline(get.query_async(&mut connection)).await
     }
 
-    /// Writes `bytes` under `key`, expiring after `ttl` (`SET key value PX ttl`).
-    ///
-    /// Before the `SET`, in the same round trip, the key is added to each index (a
-    /// sorted set scored by expiry time): `ZADD`, then `ZREMRANGEBYSCORE` drops members
-    /// that have expired, and `PEXPIRE .. NX` plus `PEXPIRE .. GT` make the index live
-    /// as long as its longest-lived member. Each command names one key, so the
-    /// pipeline works unchanged on Redis Cluster.
+    /// Writes `bytes` under `key`, expiring after `ttl` (`SET key value PX ttl`),
+    /// after recording the key in `indexes` in the same round trip.
     pub(crate) async fn set(
         &self,
         key: &CacheKey,
@@ -108,30 +105,7 @@ impl RedisBackend {
     ) -> Result<(), BackendError> {
         let mut connection = self.connection()?;
         let mut pipe = redis::pipe();
-        if !indexes.is_empty() {
-            let now = unix_millis();
-            let expires = now.saturating_add(ttl.as_millis());
-            for index in indexes {
-                let index = index.as_str();
-                pipe.cmd("ZADD")
-                    .arg(index)
-                    .arg(expires)
-                    .arg(key.as_str())
-                    .ignore();
-                pipe.cmd("ZREMRANGEBYSCORE")
-                    .arg(index)
-                    .arg("-inf")
-                    .arg(now)
-                    .ignore();
-                for condition in ["NX", "GT"] {
-                    pipe.cmd("PEXPIRE")
-                        .arg(index)
-                        .arg(ttl.as_millis())
-                        .arg(condition)
-                        .ignore();
-                }
-            }
-        }
+        add_to_indexes(&mut pipe, key, ttl, indexes);
         pipe.cmd("SET")
             .arg(key.as_str())
             .arg(bytes)
@@ -139,6 +113,72 @@ impl RedisBackend {
             .arg(ttl.as_millis())
             .ignore();
         self.within_deadline(pipe.query_async::<()>(&mut connection))
+            .await
+    }
+
+    /// Takes the lease on `key` if it is empty (storing `placeholder` for `lease`),
+    /// or returns what it holds.
+    pub(crate) async fn acquire(
+        &self,
+        key: &CacheKey,
+        placeholder: &[u8],
+        lease: Ttl,
+    ) -> Result<Option<Vec<u8>>, BackendError> {
+        let mut connection = self.connection()?;
+        let mut eval = script(scripts::ACQUIRE, key);
+        eval.arg(placeholder).arg(lease.as_millis());
+        self.within_deadline(eval.query_async(&mut connection))
+            .await
+    }
+
+    /// Writes `bytes` under `key` if the caller's lease `token` is still there, after
+    /// recording the key in `indexes` in the same round trip. Returns whether it was
+    /// written.
+    pub(crate) async fn fill(
+        &self,
+        key: &CacheKey,
+        token: LeaseToken,
+        bytes: &[u8],
+        ttl: Ttl,
+        indexes: &[IndexKey],
+    ) -> Result<bool, BackendError> {
+        let mut connection = self.connection()?;
+        let mut pipe = redis::pipe();
+        add_to_indexes(&mut pipe, key, ttl, indexes);
+        let mut fill = script(scripts::FILL, key);
+        fill.arg(&token.to_bytes()).arg(bytes).arg(ttl.as_millis());
+        pipe.add_command(fill);
+        let (written,): (bool,) = self
+            .within_deadline(pipe.query_async(&mut connection))
+            .await?;
+        Ok(written)
+    }
+
+    /// Gives the lease `token` on `key` back, if it is still there.
+    pub(crate) async fn release(
+        &self,
+        key: &CacheKey,
+        token: LeaseToken,
+    ) -> Result<(), BackendError> {
+        let mut connection = self.connection()?;
+        let mut eval = script(scripts::RELEASE, key);
+        eval.arg(&token.to_bytes());
+        self.within_deadline(eval.query_async::<()>(&mut connection))
+            .await
+    }
+
+    /// Takes the lease `token` on the value under `key` whose header starts with
+    /// `head`, for a refresh. Returns whether it was taken.
+    pub(crate) async fn lease_value(
+        &self,
+        key: &CacheKey,
+        head: &[u8],
+        token: LeaseToken,
+    ) -> Result<bool, BackendError> {
+        let mut connection = self.connection()?;
+        let mut eval = script(scripts::LEASE_VALUE, key);
+        eval.arg(head).arg(&token.to_bytes());
+        self.within_deadline(eval.query_async(&mut connection))
             .await
     }
 
@@ -204,6 +244,46 @@ impl RedisBackend {
         report.connected_clients =
             info_field(&info, "connected_clients").and_then(|v| v.parse().ok());
         Ok(())
+    }
+}
+
+/// `EVAL script 1 key`, ready for the script's arguments.
+fn script(script: &str, key: &CacheKey) -> redis::Cmd {
+    let mut eval = redis::cmd("EVAL");
+    eval.arg(script).arg(1).arg(key.as_str());
+    eval
+}
+
+/// Queues the commands that record `key` in each index: a sorted set scored by
+/// expiry time. `ZADD`, then `ZREMRANGEBYSCORE` drops members that have expired, and
+/// `PEXPIRE .. NX` plus `PEXPIRE .. GT` make the index live as long as its
+/// longest-lived member. Each command names one key, so the pipeline works unchanged
+/// on Redis Cluster. The replies are ignored.
+fn add_to_indexes(pipe: &mut redis::Pipeline, key: &CacheKey, ttl: Ttl, indexes: &[IndexKey]) {
+    if indexes.is_empty() {
+        return;
+    }
+    let now = unix_millis();
+    let expires = now.saturating_add(ttl.as_millis());
+    for index in indexes {
+        let index = index.as_str();
+        pipe.cmd("ZADD")
+            .arg(index)
+            .arg(expires)
+            .arg(key.as_str())
+            .ignore();
+        pipe.cmd("ZREMRANGEBYSCORE")
+            .arg(index)
+            .arg("-inf")
+            .arg(now)
+            .ignore();
+        for condition in ["NX", "GT"] {
+            pipe.cmd("PEXPIRE")
+                .arg(index)
+                .arg(ttl.as_millis())
+                .arg(condition)
+                .ignore();
+        }
     }
 }
 

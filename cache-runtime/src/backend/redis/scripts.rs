@@ -1,0 +1,57 @@
+//! The Lua scripts of the lease protocol (see `crate::lease`), each run atomically by
+//! Redis. Every script names one key, so each works unchanged on Redis Cluster.
+//!
+//! They are sent with `EVAL`: Redis caches a script by its digest after the first
+//! call, and unlike `EVALSHA` a restarted or failed-over server needs no reload.
+//! Offsets follow the envelope header (`crate::envelope`): byte 2 holds the flags,
+//! bytes 16-23 the lease token.
+
+/// Takes the lease on an empty key, or returns what the key holds.
+///
+/// `KEYS[1]` the entry, `ARGV[1]` the placeholder, `ARGV[2]` the lease time in ms.
+/// Replies nil when the lease was granted, else the entry's bytes.
+pub(super) const ACQUIRE: &str = r"
+local current = redis.call('GET', KEYS[1])
+if current then return current end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return false
+";
+
+/// Writes a value only while the caller's lease is in place; the write replaces the
+/// lease. An invalidation deletes the entry and a write-through overwrites it, and
+/// either way the token is gone, so a value loaded before them is dropped.
+///
+/// `KEYS[1]` the entry, `ARGV[1]` the token, `ARGV[2]` the envelope, `ARGV[3]` the
+/// TTL in ms. Replies 1 when written, 0 when the lease was lost.
+pub(super) const FILL: &str = r"
+if redis.call('GETRANGE', KEYS[1], 16, 23) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1
+";
+
+/// Gives a lease back: deletes a placeholder, or clears the lease on a value being
+/// refreshed (its TTL is kept). Does nothing if the lease is no longer the caller's.
+///
+/// `KEYS[1]` the entry, `ARGV[1]` the token.
+pub(super) const RELEASE: &str = r"
+if redis.call('GETRANGE', KEYS[1], 16, 23) ~= ARGV[1] then return 0 end
+if redis.call('GETRANGE', KEYS[1], 2, 2) == '\3' then
+  redis.call('DEL', KEYS[1])
+else
+  redis.call('SETRANGE', KEYS[1], 2, '\0')
+  redis.call('SETRANGE', KEYS[1], 16, '\0\0\0\0\0\0\0\0')
+end
+return 1
+";
+
+/// Takes the lease on a stored value to refresh it, if the entry still holds the
+/// value the caller read, unleased. The value stays readable, and its TTL is kept.
+///
+/// `KEYS[1]` the entry, `ARGV[1]` the first 12 header bytes the caller read (format,
+/// codec, flags 0, reserved, write time), `ARGV[2]` the token. Replies 1 when taken.
+pub(super) const LEASE_VALUE: &str = r"
+if redis.call('GETRANGE', KEYS[1], 0, 11) ~= ARGV[1] then return 0 end
+redis.call('SETRANGE', KEYS[1], 16, ARGV[2])
+redis.call('SETRANGE', KEYS[1], 2, '\1')
+return 1
+";

@@ -1,0 +1,190 @@
+//! Leases: one loader per missing entry across processes, and fills that lose to
+//! invalidations. After Facebook's memcache leases (NSDI 2013), built on the entry
+//! itself:
+//!
+//! 1. A caller that misses stores a *placeholder* under the empty key (atomically:
+//!    only if the key is still empty), holding a random token, for the lease time.
+//!    This is its lease. If the key is not empty, the caller gets what it holds.
+//! 2. A caller that finds another caller's placeholder waits, polling the key, until
+//!    a value appears or the lease is gone (given back, or expired because its
+//!    holder crashed); then it takes the lease itself. It waits at most the lease
+//!    time, then runs the function without storing the result.
+//! 3. The holder runs the function and *fills*: it writes the value only if its
+//!    token is still in the key. An invalidation deletes the key, and a write-through
+//!    overwrites it, so either one that happens during the load revokes the lease,
+//!    and the value loaded before it is never stored.
+//! 4. A holder whose function returned nothing to cache gives the lease back.
+//!
+//! Refreshing a value that is still stored (early refresh, stale-while-revalidate)
+//! uses the same token field: the refresher marks the value as leased without
+//! removing it, so the others keep reading it, and fills under the same rule.
+//!
+//! On Redis each step is one Lua script on one key (`backend/redis/scripts.rs`); the
+//! memory backend does the same under a per-key lock. `docs/consistency.md` states
+//! the guarantees and their cost.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::de::DeserializeOwned;
+
+use crate::backend::{Acquired, Stored};
+use crate::cache::{Cache, Decoded, Found, read};
+use crate::call::CachedFn;
+use crate::codec::Bincode;
+use crate::envelope::{self, LeaseToken, Meta};
+use crate::key::CacheKey;
+use crate::ttl::Ttl;
+
+/// First pause between two looks at a key another caller is loading.
+const FIRST_POLL: Duration = Duration::from_millis(2);
+/// Longest pause between two looks.
+const MAX_POLL: Duration = Duration::from_millis(50);
+
+/// What [`Cache::take_lease`] ended with.
+pub(crate) enum Lease<V> {
+    /// This caller holds the lease: load, then fill or release.
+    Held(LeaseGuard),
+    /// The key holds a value (stored by another caller meanwhile).
+    Found(Found<V>, Stored),
+    /// No lease could be had: the backend failed, or another caller's lease outlived
+    /// the wait. Run the function without storing the result.
+    Unavailable,
+}
+
+impl Cache {
+    /// Takes the lease on the missing entry `key`, waiting for another caller's lease
+    /// if there is one. See the [module documentation](self).
+    pub(crate) async fn take_lease<V: DeserializeOwned>(
+        &self,
+        key: &CacheKey,
+        lease: Ttl,
+    ) -> Lease<V> {
+        let token = LeaseToken::random();
+        let placeholder = envelope::placeholder::<Bincode>(token);
+        let give_up_at = Instant::now() + lease.as_duration();
+        let mut pause = FIRST_POLL;
+        let mut waited = false;
+        let mut cleared = false;
+        loop {
+            let found = match self.backend_ref().acquire(key, &placeholder, lease).await {
+                Ok(Acquired::Granted) => return Lease::Held(LeaseGuard::new(self, *key, token)),
+                Ok(Acquired::Found(found)) => found,
+                Err(err) => {
+                    self.backend_failed("lease", key, &err);
+                    return Lease::Unavailable;
+                }
+            };
+            // Quietly: unreadable bytes were counted and reported by the read before.
+            match read::<V>(&found) {
+                Ok(Decoded::Value(value)) => return Lease::Found(value, found),
+                Ok(Decoded::Placeholder) => {}
+                // Unreadable bytes under the key: remove them, then take the lease.
+                Ok(Decoded::Garbage) | Err(_) if !cleared => {
+                    cleared = true;
+                    if let Err(err) = self.backend_ref().delete(key).await {
+                        self.backend_failed("delete", key, &err);
+                        return Lease::Unavailable;
+                    }
+                    continue;
+                }
+                Ok(Decoded::Garbage) | Err(_) => return Lease::Unavailable,
+            }
+            if !waited {
+                waited = true;
+                self.count(|c| &c.lease_waits);
+            }
+            if Instant::now() + pause > give_up_at {
+                return Lease::Unavailable;
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(MAX_POLL);
+        }
+    }
+
+    /// Takes the lease on the value under `key` read with `meta`, to refresh it; `None`
+    /// if another caller took it first, or the value changed meanwhile.
+    pub(crate) async fn lease_value(&self, key: &CacheKey, meta: &Meta) -> Option<LeaseGuard> {
+        let token = LeaseToken::random();
+        let head = envelope::unleased_head::<Bincode>(meta);
+        match self.backend_ref().lease_value(key, &head, token).await {
+            Ok(true) => Some(LeaseGuard::new(self, *key, token)),
+            Ok(false) => None,
+            Err(err) => {
+                self.backend_failed("lease", key, &err);
+                None
+            }
+        }
+    }
+}
+
+/// A held lease. Fill it or release it; dropped otherwise (the load was cancelled or
+/// panicked), it is released in the background, so that the others need not wait
+/// for it to expire.
+pub(crate) struct LeaseGuard {
+    cache: Cache,
+    key: CacheKey,
+    token: LeaseToken,
+    settled: bool,
+}
+
+impl LeaseGuard {
+    fn new(cache: &Cache, key: CacheKey, token: LeaseToken) -> Self {
+        Self {
+            cache: cache.clone(),
+            key,
+            token,
+            settled: false,
+        }
+    }
+
+    /// Writes `bytes` (an envelope) if the lease is still in place.
+    pub(crate) async fn fill(mut self, bytes: Arc<[u8]>, function: &CachedFn) {
+        self.settled = true;
+        let cache = &self.cache;
+        let indexes = cache.indexes(function);
+        let filled = (cache.backend_ref())
+            .fill(
+                &self.key,
+                self.token,
+                bytes,
+                function.storage_ttl(),
+                &indexes,
+            )
+            .await;
+        match filled {
+            Ok(true) => cache.count(|c| &c.writes),
+            Ok(false) => cache.count(|c| &c.fills_revoked),
+            Err(err) => cache.backend_failed("write", &self.key, &err),
+        }
+    }
+
+    /// Gives the lease back.
+    pub(crate) async fn release(mut self) {
+        self.settled = true;
+        if let Err(err) = self
+            .cache
+            .backend_ref()
+            .release(&self.key, self.token)
+            .await
+        {
+            self.cache.backend_failed("release", &self.key, &err);
+        }
+    }
+}
+
+impl Drop for LeaseGuard {
+    fn drop(&mut self) {
+        if self.settled {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let (cache, key, token) = (self.cache.clone(), self.key, self.token);
+        runtime.spawn(async move {
+            // Best effort: if this fails too, the lease expires on its own.
+            let _ = cache.backend_ref().release(&key, token).await;
+        });
+    }
+}
