@@ -191,8 +191,13 @@ pub(crate) fn parse(args: TokenStream) -> syn::Result<Options> {
 fn beta(lit: &Lit) -> syn::Result<f64> {
     let value = match lit {
         Lit::Float(float) => float.base10_parse::<f64>()?,
-        Lit::Int(int) => int.base10_parse::<u32>().map(f64::from)?,
-        other => return Err(syn::Error::new(other.span(), BETA_RANGE)),
+        Lit::Int(int) => int.base10_parse::<f64>()?,
+        other => {
+            return Err(syn::Error::new(
+                other.span(),
+                "expected a number (`early_refresh = 1.5`), or `early_refresh` alone for 1",
+            ));
+        }
     };
     if !(value > 0.0 && value <= 100.0) {
         return Err(syn::Error::new(lit.span(), BETA_RANGE));

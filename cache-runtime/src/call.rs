@@ -174,6 +174,9 @@ where
     O: Outcome<R>,
     F: Future<Output = R>,
 {
+    if !function.aging.refreshes() {
+        return O::restore(found.value);
+    }
     let freshness = function
         .aging
         .judge(&found.meta, unix_millis(), unit_rand());

@@ -49,6 +49,11 @@ pub(crate) struct Aging {
 }
 
 impl Aging {
+    /// Whether values can be anything but fresh: `judge` needs calling only then.
+    pub(crate) fn refreshes(&self) -> bool {
+        self.early_beta > 0.0 || self.stale_ms > 0
+    }
+
     /// Judges a value written as `meta` says, at `now_ms`, with `rand` uniform in
     /// (0, 1].
     pub(crate) fn judge(&self, meta: &Meta, now_ms: u64, rand: f64) -> Freshness {
@@ -102,6 +107,8 @@ mod tests {
     #[test]
     fn without_options_values_stay_fresh_until_removed() {
         let plain = aging(0.0, 0);
+        assert!(!plain.refreshes());
+        assert!(aging(1.0, 0).refreshes() && aging(0.0, 1).refreshes());
         for now in [WRITTEN, WRITTEN + 9_999, WRITTEN + 20_000] {
             assert_eq!(plain.judge(&meta(500), now, 1e-9), Freshness::Fresh);
         }

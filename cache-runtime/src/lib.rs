@@ -29,7 +29,7 @@
 //!
 //! Without any setup, the first cached call builds the global cache from the
 //! environment: `REDIS_URL` (default `redis://127.0.0.1:6379/0`), `CACHE_NAMESPACE`,
-//! `CACHE_TIMEOUT_MS`, `CACHE_BACKEND` (see [`CacheConfig::from_env`]). To set it up in
+//! `CACHE_TIMEOUT_MS`, `CACHE_LEASE_MS`, `CACHE_BACKEND` (see [`CacheConfig::from_env`]). To set it up in
 //! code, build a [`Cache`] and [`install`] it at startup:
 //!
 //! ```
@@ -86,6 +86,26 @@
 //!     Ok(3)
 //! }
 //! ```
+//!
+//! # Under concurrency
+//!
+//! Concurrent misses of one key run the function once: in one process the other
+//! callers wait for that run (single-flight), and across processes the loading caller
+//! holds a lease in the entry, which other processes wait on. An invalidation or
+//! write-through that happens during a load revokes the lease, so the value loaded
+//! before it is never stored. For hot keys, `early_refresh` recomputes a value
+//! shortly before it expires, and `stale_while_revalidate = "30s"` serves the old
+//! value while one caller recomputes it:
+//!
+//! ```
+//! # use cache_runtime::cached;
+//! #[cached(ttl = "1m", early_refresh, stale_while_revalidate = "30s")]
+//! async fn front_page() -> Vec<String> {
+//!     vec!["headline".into()]
+//! }
+//! ```
+//!
+//! `docs/consistency.md` in the repository states the guarantees and their cost.
 //!
 //! # When the cache fails
 //!

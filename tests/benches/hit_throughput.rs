@@ -44,6 +44,7 @@ use std::time::{Duration, Instant};
 use cache_runtime::codec::Bincode;
 use cache_runtime::{Cache, CacheConfig, cached, envelope};
 use cache_tests::RedisServer;
+use cache_tests::bench_args::{env_number, full_run};
 use redis::AsyncCommands;
 use redis::aio::ConnectionManager;
 use serde::{Deserialize, Serialize};
@@ -104,19 +105,8 @@ struct Settings {
 
 impl Settings {
     fn from_env_and_args() -> Self {
-        let args: Vec<String> = std::env::args().collect();
-        let full = args.iter().any(|a| a == "--bench") && !args.iter().any(|a| a == "--test");
-        let number = |name: &str, default: u64| -> u64 {
-            match std::env::var(name) {
-                Ok(value) => value
-                    .trim()
-                    .parse()
-                    .ok()
-                    .filter(|&n| n > 0)
-                    .unwrap_or_else(|| panic!("{name}={value:?}: expected a positive number")),
-                Err(_) => default,
-            }
-        };
+        let full = full_run();
+        let number = env_number;
         let levels = match std::env::var("HIT_THROUGHPUT_TASKS") {
             Ok(value) => value
                 .split(',')

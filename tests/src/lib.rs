@@ -8,6 +8,7 @@
 
 #![deny(missing_docs)]
 
+pub mod bench_args;
 mod gate;
 mod redis_server;
 
