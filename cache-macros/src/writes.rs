@@ -108,7 +108,7 @@ fn parse(kind: Kind, args: TokenStream) -> syn::Result<Parsed> {
         cache: None,
         krate: syn::parse_quote!(::cache_runtime),
     };
-    let mut seen_cache = false;
+    let mut cache_at = None;
     let mut seen_crate = false;
     let mut unsupported = false;
     for expr in exprs {
@@ -121,10 +121,10 @@ fn parse(kind: Kind, args: TokenStream) -> syn::Result<Parsed> {
                 parsed.before = true;
             }
             Ok(Item::Cache(span, expr)) => {
-                if seen_cache {
+                if cache_at.is_some() {
                     errors.push(syn::Error::new(span, "duplicate option `cache`"));
                 }
-                seen_cache = true;
+                cache_at = Some(span);
                 parsed.cache = Some(expr);
             }
             Ok(Item::Crate(span, path)) => {
@@ -139,6 +139,22 @@ fn parse(kind: Kind, args: TokenStream) -> syn::Result<Parsed> {
                 errors.push(err);
             }
         }
+    }
+    // Entries are written and invalidated in the cache of their `#[cached]` function,
+    // so `cache = ..` only names where groups live. Accepting it elsewhere would let a
+    // reader believe it redirects the targets.
+    let has_group = (parsed.targets.iter()).any(|target| matches!(target, Target::Group(_)));
+    if let Some(span) = cache_at
+        && !has_group
+        && !unsupported
+    {
+        errors.push(syn::Error::new(
+            span,
+            match kind {
+                Kind::CachePut => "`#[cache_put]` writes each entry in the cache of its `#[cached]` function: set `cache = ..` there",
+                Kind::Invalidate => "`cache = ..` names the cache of the groups to invalidate; entries and functions are invalidated in the cache of their `#[cached]` function: set it there",
+            },
+        ));
     }
     // A target that was rejected above already has its error: no second one here.
     if parsed.targets.is_empty() && !unsupported {
@@ -167,7 +183,7 @@ fn classify(kind: Kind, expr: Expr) -> syn::Result<Item> {
             "expected a call of a `#[cached]` function (`get_user(id)`, `self.find(id)`), all its entries (`get_user(..)`), a group (`USER_LISTS`), or an option (`before`, `cache = ..`, `crate = \"..\"`)"
         }
         Kind::CachePut => {
-            "expected a call of a `#[cached]` function (`get_user(user.id)`, `self.find(id)`), or an option (`cache = ..`, `crate = \"..\"`)"
+            "expected a call of a `#[cached]` function (`get_user(user.id)`, `self.find(id)`), or the option `crate = \"..\"`"
         }
     };
     match expr {
