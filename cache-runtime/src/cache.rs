@@ -26,7 +26,7 @@ use crate::group::{CacheGroup, IndexKey};
 use crate::health::{BackendKind, HealthReport};
 use crate::key::CacheKey;
 use crate::report::Throttle;
-use crate::retry::{self, Attempt, Pending, Retry};
+use crate::retry::{self, Attempt, Pending, Retry, Unapplied};
 use crate::stats::{CacheStats, Counters};
 use crate::ttl::Ttl;
 
@@ -56,12 +56,16 @@ struct Inner {
     data_failures: Throttle,
     /// Invalidations waiting to be retried; see [`crate::retry`].
     retries: OnceLock<mpsc::UnboundedSender<Retry>>,
+    /// What those invalidations target, for reads to steer around.
+    unapplied: Unapplied,
     /// Loads in progress in this process; see [`crate::flight`].
     flights: Flights,
     /// How long a lease lasts; `None` when leases are off. See [`crate::lease`].
     lease: Option<Ttl>,
     /// How long a caller waits for another caller's load of the same key.
     load_wait: Duration,
+    /// The hash key derived from the configured key secret, if any.
+    key_secret: Option<[u8; 32]>,
 }
 
 impl std::fmt::Debug for Cache {
@@ -165,8 +169,19 @@ pub(crate) struct Found<V> {
 }
 
 impl Cache {
-    /// A cache over `backend`; `lease` is the lease time, `None` for no leases.
+    /// A cache over `backend`, with default settings.
     pub(crate) fn from_backend(backend: Backend, namespace: String, lease: Option<Ttl>) -> Self {
+        Self::with_settings(backend, namespace, lease, None)
+    }
+
+    /// A cache over `backend`; `lease` is the lease time, `None` for no leases;
+    /// `key_secret` the hash key derived from a configured key secret.
+    pub(crate) fn with_settings(
+        backend: Backend,
+        namespace: String,
+        lease: Option<Ttl>,
+        key_secret: Option<[u8; 32]>,
+    ) -> Self {
         let load_wait = lease.map_or(DEFAULT_LEASE_TIME, Ttl::as_duration);
         Self {
             inner: Arc::new(Inner {
@@ -176,9 +191,11 @@ impl Cache {
                 backend_failures: Throttle::new(REPORT_INTERVAL),
                 data_failures: Throttle::new(REPORT_INTERVAL),
                 retries: OnceLock::new(),
+                unapplied: Unapplied::default(),
                 flights: Flights::default(),
                 lease,
                 load_wait,
+                key_secret,
             }),
         }
     }
@@ -231,7 +248,12 @@ impl Cache {
 
     /// Counters since the cache was built.
     pub fn stats(&self) -> CacheStats {
-        self.inner.counters.snapshot()
+        let mut stats = self.inner.counters.snapshot();
+        if let Some((_, (opened, rejected))) = self.inner.backend.breaker() {
+            stats.breaker_opens = opened;
+            stats.short_circuited = rejected;
+        }
+        stats
     }
 
     /// Checks the backend, for readiness endpoints: for Redis a `PING` with its
@@ -251,6 +273,7 @@ impl Cache {
             }
             Err(err) => {
                 self.backend_failed("read", key, &err);
+                self.count(|c| &c.misses);
                 return Lookup::Unavailable;
             }
         };
@@ -313,30 +336,48 @@ impl Cache {
     }
 
     /// Encodes `value` and writes it under `key` unconditionally (replacing any
-    /// lease), with `function`'s TTL and indexes.
+    /// lease), with `function`'s TTL and indexes. Returns whether it was written.
     pub(crate) async fn store<V: Serialize + ?Sized>(
         &self,
         key: &CacheKey,
         value: &V,
         function: &CachedFn,
         compute: Duration,
-    ) {
-        if let Some(bytes) = self.encode(key, value, compute) {
-            self.write(key, bytes.into(), function).await;
+    ) -> bool {
+        match self.encode(key, value, compute) {
+            Some(bytes) => self.write(key, bytes.into(), function).await,
+            None => false,
         }
     }
 
     /// Writes the envelope `bytes` under `key` unconditionally (replacing any lease),
-    /// with `function`'s TTL and indexes.
-    pub(crate) async fn write(&self, key: &CacheKey, bytes: Arc<[u8]>, function: &CachedFn) {
+    /// with `function`'s TTL and indexes. Returns whether it was written.
+    pub(crate) async fn write(
+        &self,
+        key: &CacheKey,
+        bytes: Arc<[u8]>,
+        function: &CachedFn,
+    ) -> bool {
         let indexes = self.indexes(function);
         match (self.inner.backend)
             .set(key, bytes, function.storage_ttl(), &indexes)
             .await
         {
-            Ok(()) => self.count(|c| &c.writes),
-            Err(err) => self.backend_failed("write", key, &err),
+            Ok(()) => {
+                self.count(|c| &c.writes);
+                true
+            }
+            Err(err) => {
+                self.backend_failed("write", key, &err);
+                false
+            }
         }
+    }
+
+    /// Whether an invalidation of the entry `key` of `function` failed and is still
+    /// waiting for its retry: then the entry must not be read.
+    pub(crate) fn invalidation_pending(&self, key: &CacheKey, function: &CachedFn) -> bool {
+        self.inner.unapplied.targets(key, || self.indexes(function))
     }
 
     /// Adds one to a counter of the current thread's set.
@@ -363,6 +404,12 @@ impl Cache {
         self.inner.lease
     }
 
+    /// The hash key derived from the configured key secret, if any.
+    #[inline]
+    pub(crate) fn key_secret(&self) -> Option<&[u8; 32]> {
+        self.inner.key_secret.as_ref()
+    }
+
     /// How long a caller waits for another caller's load of the same key.
     pub(crate) fn load_wait(&self) -> Duration {
         self.inner.load_wait
@@ -382,11 +429,16 @@ impl Cache {
         }
     }
 
-    /// Writes `value` into `target` (write-through).
+    /// Writes `value` into `target` (write-through). If the write fails, the entry
+    /// still holds the value from before the write: it is invalidated instead, which
+    /// is retried until it lands.
     pub(crate) async fn put_entry<V: Serialize + ?Sized>(&self, target: &EntryTarget, value: &V) {
-        if let Some(key) = &target.key {
-            self.store(key, value, target.function, Duration::ZERO)
-                .await;
+        if let Some(key) = &target.key
+            && !self
+                .store(key, value, target.function, Duration::ZERO)
+                .await
+        {
+            self.invalidate_entry(target).await;
         }
     }
 
@@ -424,6 +476,7 @@ impl Cache {
             Err(err) => {
                 self.backend_failed("invalidate", &what, &err);
                 self.count(|c| &c.invalidations_queued);
+                self.inner.unapplied.add(what);
                 self.queue_retry(Retry {
                     what,
                     give_up_at: Instant::now() + ttl,
@@ -456,6 +509,7 @@ impl Cache {
                     match cache.try_invalidate(what).await {
                         Ok(()) => {
                             cache.count(|c| &c.invalidations);
+                            cache.inner.unapplied.remove(&what);
                             tracing::info!(target: "cache_runtime", target_key = %what, "queued invalidation applied");
                             Attempt::Applied
                         }
@@ -466,6 +520,7 @@ impl Cache {
             let abandoned = move |what: &Pending| {
                 if let Some(inner) = for_abandoned.upgrade() {
                     Counters::bump(&inner.counters.local().invalidations_expired);
+                    inner.unapplied.remove(what);
                 }
                 tracing::warn!(
                     target: "cache_runtime",
@@ -486,6 +541,10 @@ impl Cache {
         key: &dyn std::fmt::Display,
         err: &BackendError,
     ) {
+        if matches!(err, BackendError::CircuitOpen) {
+            // Counted by the breaker, which reported its opening.
+            return;
+        }
         let counters = self.inner.counters.local();
         Counters::bump(&counters.backend_errors);
         if matches!(err, BackendError::Timeout(_)) {

@@ -12,7 +12,7 @@ use crate::flight::{Followed, Landing, Lead, Role, Share};
 use crate::freshness::{Aging, Freshness, unit_rand};
 use crate::group::{CacheGroup, IndexKey};
 use crate::key::{CacheKey, FnIdentity, KeyError, KeyHasher};
-use crate::lease::{Lease, LeaseGuard};
+use crate::lease::{Filled, Lease, LeaseGuard};
 use crate::outcome::Outcome;
 use crate::ttl::Ttl;
 
@@ -100,7 +100,11 @@ impl CachedFn {
     /// Starts this function's key for one call in `cache`.
     #[inline]
     pub fn key<'a>(&'a self, cache: &'a Cache) -> KeyHasher<'a> {
-        KeyHasher::new(cache.namespace(), self.prefix, &self.identity)
+        let key = KeyHasher::new(cache.namespace(), self.prefix, &self.identity);
+        match cache.key_secret() {
+            Some(secret) => key.with_secret(secret),
+            None => key,
+        }
     }
 }
 
@@ -134,17 +138,31 @@ where
     if cache.is_off() {
         return body.await;
     }
-    let backend_up = match cache.lookup::<O::Value>(&key).await {
-        Lookup::Hit(found) => return serve::<R, O, F>(cache, function, &key, found, body).await,
-        Lookup::Miss | Lookup::Loading => true,
-        // The backend just failed: loads still share one run of the function, but
-        // take no lease and write nothing, which would cost more deadlines.
-        Lookup::Unavailable => false,
+    let backend_up = if cache.invalidation_pending(&key, function) {
+        // An invalidation of this entry failed and waits for its retry: the entry
+        // may be stale, so neither read nor fill it until then.
+        cache.count(|c| &c.misses);
+        false
+    } else {
+        match cache.lookup::<O::Value>(&key).await {
+            Lookup::Hit(found) => {
+                return serve::<R, O, F>(cache, function, &key, found, body).await;
+            }
+            Lookup::Miss | Lookup::Loading => true,
+            // The backend just failed: loads still share one run of the function,
+            // but take no lease and write nothing, which would cost more deadlines.
+            Lookup::Unavailable => false,
+        }
     };
+    // One bound for all the waiting this call does for other callers' loads.
+    let give_up_at = Instant::now() + cache.load_wait();
     loop {
         let lead = match cache.flights().join(key) {
             Role::Leader(lead) => lead,
-            Role::Follower(follow) => match follow.wait(cache.load_wait()).await {
+            Role::Follower(follow) => match follow
+                .wait(give_up_at.saturating_duration_since(Instant::now()))
+                .await
+            {
                 Followed::Landed(landing) => {
                     if let Some(ret) = unpack::<R, O, S>(cache, &key, &share, &landing) {
                         cache.count(|c| &c.coalesced);
@@ -157,7 +175,14 @@ where
                 Followed::TimedOut => return body.await,
             },
         };
-        return load::<R, O, S, F>(cache, function, &key, &share, body, backend_up, lead).await;
+        let load = Load {
+            cache,
+            function,
+            key: &key,
+            backend_up,
+            give_up_at,
+        };
+        return load.lead::<R, O, S, F>(&share, body, lead).await;
     }
 }
 
@@ -195,55 +220,75 @@ where
     O::restore(found.value)
 }
 
-/// The leader's load of a missing entry: take the lease, run the function, fill, and
-/// hand the result to the followers.
-async fn load<R, O, S, F>(
-    cache: &Cache,
-    function: &CachedFn,
-    key: &CacheKey,
-    share: &S,
-    body: F,
+/// A leader's load of a missing entry.
+struct Load<'a> {
+    cache: &'a Cache,
+    function: &'a CachedFn,
+    key: &'a CacheKey,
+    /// Whether the backend answered the read (else: no lease, no write).
     backend_up: bool,
-    lead: Lead<'_>,
-) -> R
-where
-    O: Outcome<R>,
-    S: Share<R>,
-    F: Future<Output = R>,
-{
-    enum Write {
-        Leased(LeaseGuard),
-        /// Leases are off: write whatever was loaded.
-        Unconditional,
-        Nothing,
-    }
-    let write = match (backend_up, cache.lease_time()) {
-        (false, _) => Write::Nothing,
-        (true, None) => Write::Unconditional,
-        (true, Some(lease_time)) => match cache.take_lease::<O::Value>(key, lease_time).await {
-            Lease::Held(lease) => Write::Leased(lease),
-            Lease::Found(found, stored) => {
-                // Loaded by a concurrent caller, here or in another process.
-                cache.count(|c| &c.coalesced);
-                let ret = O::restore(found.value);
-                lead.land(pack(share, &ret, Some(stored.into_shared())));
-                return ret;
-            }
-            Lease::Unavailable => Write::Nothing,
-        },
-    };
-    let (ret, envelope) = run::<R, O, F>(cache, key, body).await;
-    match write {
-        Write::Leased(lease) => settle(lease, envelope.clone(), function).await,
-        Write::Unconditional => {
-            if let Some(bytes) = &envelope {
-                cache.write(key, bytes.clone(), function).await;
-            }
+    /// When to stop waiting for another process's lease.
+    give_up_at: Instant,
+}
+
+impl Load<'_> {
+    /// Takes the lease, runs the function, fills, and hands the result to the
+    /// followers; if the fill was revoked, the followers load again instead, since
+    /// the value may predate a write that has completed.
+    async fn lead<R, O, S, F>(self, share: &S, body: F, lead: Lead<'_>) -> R
+    where
+        O: Outcome<R>,
+        S: Share<R>,
+        F: Future<Output = R>,
+    {
+        let Self {
+            cache,
+            function,
+            key,
+            ..
+        } = self;
+        enum Write {
+            Leased(LeaseGuard),
+            /// Leases are off: write whatever was loaded.
+            Unconditional,
+            Nothing,
         }
-        Write::Nothing => {}
+        let write = match (self.backend_up, cache.lease_time()) {
+            (false, _) => Write::Nothing,
+            (true, None) => Write::Unconditional,
+            (true, Some(lease_time)) => {
+                let lease =
+                    (cache.take_lease::<O::Value>(key, function, lease_time, self.give_up_at))
+                        .await;
+                match lease {
+                    Lease::Held(lease) => Write::Leased(lease),
+                    Lease::Found(found, stored) => {
+                        // Loaded by a concurrent caller, here or in another process.
+                        cache.count(|c| &c.coalesced);
+                        let ret = O::restore(found.value);
+                        lead.land(pack(share, &ret, Some(stored.into_shared())));
+                        return ret;
+                    }
+                    Lease::Unavailable => Write::Nothing,
+                }
+            }
+        };
+        let (ret, envelope) = run::<R, O, F>(cache, key, body).await;
+        let filled = match write {
+            Write::Leased(lease) => settle(lease, envelope.clone(), function).await,
+            Write::Unconditional => {
+                if let Some(bytes) = &envelope {
+                    cache.write(key, bytes.clone(), function).await;
+                }
+                None
+            }
+            Write::Nothing => None,
+        };
+        if filled != Some(Filled::Revoked) {
+            lead.land(pack(share, &ret, envelope));
+        }
+        ret
     }
-    lead.land(pack(share, &ret, envelope));
-    ret
 }
 
 /// Runs the function; returns its result and, if the result is to be cached, the
@@ -261,11 +306,19 @@ where
     (ret, envelope)
 }
 
-/// Fills a held lease with `envelope`, or gives it back when there is nothing to store.
-async fn settle(lease: LeaseGuard, envelope: Option<Arc<[u8]>>, function: &CachedFn) {
+/// Fills a held lease with `envelope`, or gives it back when there is nothing to
+/// store (`None`).
+async fn settle(
+    lease: LeaseGuard,
+    envelope: Option<Arc<[u8]>>,
+    function: &CachedFn,
+) -> Option<Filled> {
     match envelope {
-        Some(bytes) => lease.fill(bytes, function).await,
-        None => lease.release().await,
+        Some(bytes) => Some(lease.fill(bytes, function).await),
+        None => {
+            lease.release().await;
+            None
+        }
     }
 }
 

@@ -296,7 +296,7 @@ impl<X> Same<X> for X {
 /// wrapper feeds.
 ///
 /// (Deref specialization again: `feed` on [`Unchecked`] needs `T: Serialize`; when
-/// that does not hold, method resolution goes on to [`NotFed`], whose `feed` does
+/// that does not hold, method resolution goes on to `NotFed`, whose `feed` does
 /// nothing.)
 pub struct Unchecked<'a, T: ?Sized>(NotFed<'a, T>);
 

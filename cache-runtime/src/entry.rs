@@ -46,7 +46,8 @@ pub(crate) struct EntryTarget {
 }
 
 /// The entry one call of a cached function reads, for a function returning `R`.
-/// See the [module documentation](self).
+/// Its `put` takes the value the function's caching rule stores (`&T` for `Result<T, E>`
+/// and `Option<T>`, `&Option<T>` with `cache_none`, the return type otherwise).
 pub struct CacheEntry<R, M = Standard> {
     inner: ForOption<R, M>,
 }

@@ -34,6 +34,9 @@ use crate::codec::{Codec, CodecError, MAX_VALUE_BYTES};
 pub const FORMAT: u8 = 0xC2;
 /// Length of the envelope header in bytes.
 pub const HEADER_LEN: usize = 24;
+/// The longest entry this version writes or reads: a header and the largest value.
+/// Backends read at most one byte more, so an enormous entry costs a bounded read.
+pub const MAX_ENTRY_BYTES: usize = HEADER_LEN + MAX_VALUE_BYTES;
 /// Flag: a caller holds a lease to refresh this value.
 pub(crate) const LEASED: u8 = 0b01;
 /// Flag: the entry holds no value, only the lease of the caller loading it.
@@ -50,6 +53,9 @@ pub(crate) const HEAD_LEN: usize = 12;
 /// Why stored bytes could not be read back as a value.
 #[derive(Debug, thiserror::Error)]
 pub enum EnvelopeError {
+    /// Nothing readable: an empty string, or a Redis type other than a string.
+    #[error("entry is empty or not a string")]
+    Empty,
     /// Shorter than the header.
     #[error("entry is truncated ({0} bytes)")]
     Truncated(usize),
@@ -64,6 +70,9 @@ pub enum EnvelopeError {
         /// Codec id this reader uses.
         expected: u8,
     },
+    /// Longer than any value this version writes.
+    #[error("entry is larger than {MAX_ENTRY_BYTES} bytes")]
+    Oversized,
     /// Flags this version does not understand, or a lease flag without a token.
     #[error("unknown envelope flags {0:#010b}")]
     Flags(u8),
@@ -183,6 +192,12 @@ pub enum Opened<'a> {
 
 /// Reads the header of an entry.
 pub fn open<C: Codec>(bytes: &[u8]) -> Result<Opened<'_>, EnvelopeError> {
+    if bytes.is_empty() {
+        return Err(EnvelopeError::Empty);
+    }
+    if bytes.len() > MAX_ENTRY_BYTES {
+        return Err(EnvelopeError::Oversized);
+    }
     let Some((header, payload)) = bytes.split_first_chunk::<HEADER_LEN>() else {
         return Err(EnvelopeError::Truncated(bytes.len()));
     };
@@ -341,6 +356,27 @@ mod tests {
         assert!(matches!(
             decode::<Bincode, u64>(&bytes),
             Err(EnvelopeError::Format(0xC1))
+        ));
+    }
+
+    #[test]
+    fn empty_and_oversized_entries_are_errors_before_the_header_is_read() {
+        assert!(matches!(
+            decode::<Bincode, u8>(&[]),
+            Err(EnvelopeError::Empty)
+        ));
+        // The largest value's bytes, one too many, behind a valid header: refused by
+        // length alone, before the payload is decoded.
+        let mut bytes = encode::<Bincode, _>(&(), META).expect("encodes");
+        bytes.resize(MAX_ENTRY_BYTES, 0);
+        assert!(!matches!(
+            open::<Bincode>(&bytes),
+            Err(EnvelopeError::Oversized)
+        ));
+        bytes.push(0);
+        assert!(matches!(
+            open::<Bincode>(&bytes),
+            Err(EnvelopeError::Oversized)
         ));
     }
 

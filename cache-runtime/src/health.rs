@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::backend::breaker::BreakerState;
+
 /// Which kind of storage a [`Cache`](crate::Cache) uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -33,6 +35,8 @@ pub struct HealthReport {
     pub entries: Option<u64>,
     /// Why the check failed, if it did. Never contains credentials.
     pub error: Option<String>,
+    /// The state of the Redis endpoint's circuit breaker.
+    pub breaker: Option<BreakerState>,
 }
 
 impl HealthReport {
@@ -45,6 +49,7 @@ impl HealthReport {
             connected_clients: None,
             entries: None,
             error: None,
+            breaker: None,
         }
     }
 }

@@ -40,6 +40,9 @@ const DIGEST_BYTES: usize = 16;
 pub const INLINE_INPUT_LEN: usize = 256;
 const KEY_CAPACITY: usize = MAX_NAMESPACE_LEN + 1 + MAX_PREFIX_LEN + 1 + 2 * DIGEST_BYTES;
 
+/// BLAKE3 `derive_key` context that turns a configured key secret into a hash key.
+pub const SECRET_CONTEXT: &str = "cache-runtime 2026-11-22 key secret v1";
+
 /// BLAKE3 `derive_key` context for per-function hash keys (version 1 of the key format).
 pub const IDENTITY_CONTEXT: &str = "cache-runtime 2026-11-22 function identity v1";
 
@@ -205,6 +208,15 @@ impl<'a> KeyHasher<'a> {
             input: Input::Inline(ArrayVec::new()),
             error: None,
         }
+    }
+
+    /// Keys the digest with `secret` as well as the function's identity: the hash key
+    /// becomes the keyed BLAKE3 hash, under `secret`, of the function's hash key. Call
+    /// it first, before any input. See `CacheConfig::key_secret`.
+    #[inline]
+    pub fn with_secret(mut self, secret: &[u8; 32]) -> Self {
+        self.hash_key = blake3::keyed_hash(secret, &self.hash_key).into();
+        self
     }
 
     /// Mixes in a type name known only at run time: a generic parameter's or `Self`'s.
@@ -408,5 +420,22 @@ mod tests {
             &"x".repeat(MAX_PREFIX_LEN + 1),
             MAX_PREFIX_LEN
         ));
+    }
+
+    #[test]
+    fn a_secret_changes_every_key_the_same_way() {
+        let key = |secret: Option<&[u8; 32]>| {
+            let hasher = KeyHasher::new("ns", "p", &IDENTITY);
+            let mut hasher = match secret {
+                Some(secret) => hasher.with_secret(secret),
+                None => hasher,
+            };
+            hasher.arg(&42u64);
+            hasher.finish().expect("encodes")
+        };
+        let (a, b) = ([1u8; 32], [2u8; 32]);
+        assert_ne!(key(None), key(Some(&a)));
+        assert_ne!(key(Some(&a)), key(Some(&b)));
+        assert_eq!(key(Some(&a)), key(Some(&a)));
     }
 }

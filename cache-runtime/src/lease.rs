@@ -53,23 +53,37 @@ pub(crate) enum Lease<V> {
 }
 
 impl Cache {
-    /// Takes the lease on the missing entry `key`, waiting for another caller's lease
-    /// if there is one. See the [module documentation](self).
+    /// Takes the lease on the missing entry `key` of `function`, waiting for another
+    /// caller's lease if there is one, until `give_up_at`. See the
+    /// [module documentation](self).
     pub(crate) async fn take_lease<V: DeserializeOwned>(
         &self,
         key: &CacheKey,
+        function: &CachedFn,
         lease: Ttl,
+        give_up_at: Instant,
     ) -> Lease<V> {
         let token = LeaseToken::random();
         let placeholder = envelope::placeholder::<Bincode>(token);
-        let give_up_at = Instant::now() + lease.as_duration();
+        // The key joins its indexes before the placeholder is stored, so that a
+        // function or group invalidation during the load deletes the placeholder too.
+        let indexes = self.indexes(function);
         let mut pause = FIRST_POLL;
         let mut waited = false;
         let mut cleared = false;
         loop {
-            let found = match self.backend_ref().acquire(key, &placeholder, lease).await {
-                Ok(Acquired::Granted) => return Lease::Held(LeaseGuard::new(self, *key, token)),
-                Ok(Acquired::Found(found)) => found,
+            // Armed before the attempt: if it times out or is cancelled after Redis
+            // stored the placeholder, the lease is given back rather than left to expire.
+            let guard = LeaseGuard::new(self, *key, token);
+            let acquired = (self.backend_ref())
+                .acquire(key, &placeholder, lease, function.storage_ttl(), &indexes)
+                .await;
+            let found = match acquired {
+                Ok(Acquired::Granted) => return Lease::Held(guard),
+                Ok(Acquired::Found(found)) => {
+                    guard.disarm();
+                    found
+                }
                 Err(err) => {
                     self.backend_failed("lease", key, &err);
                     return Lease::Unavailable;
@@ -107,15 +121,31 @@ impl Cache {
     pub(crate) async fn lease_value(&self, key: &CacheKey, meta: &Meta) -> Option<LeaseGuard> {
         let token = LeaseToken::random();
         let head = envelope::unleased_head::<Bincode>(meta);
+        // Armed before the attempt, as in `take_lease`.
+        let guard = LeaseGuard::new(self, *key, token);
         match self.backend_ref().lease_value(key, &head, token).await {
-            Ok(true) => Some(LeaseGuard::new(self, *key, token)),
-            Ok(false) => None,
+            Ok(true) => Some(guard),
+            Ok(false) => {
+                guard.disarm();
+                None
+            }
             Err(err) => {
                 self.backend_failed("lease", key, &err);
                 None
             }
         }
     }
+}
+
+/// How a fill went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Filled {
+    Written,
+    /// The lease was gone: an invalidation or a write-through happened during the
+    /// load (or the load outlasted the lease), so the value may be stale.
+    Revoked,
+    /// The backend failed.
+    Failed,
 }
 
 /// A held lease. Fill it or release it; dropped otherwise (the load was cancelled or
@@ -139,9 +169,8 @@ impl LeaseGuard {
     }
 
     /// Writes `bytes` (an envelope) if the lease is still in place.
-    pub(crate) async fn fill(mut self, bytes: Arc<[u8]>, function: &CachedFn) {
-        self.settled = true;
-        let cache = &self.cache;
+    pub(crate) async fn fill(mut self, bytes: Arc<[u8]>, function: &CachedFn) -> Filled {
+        let cache = self.cache.clone();
         let indexes = cache.indexes(function);
         let filled = (cache.backend_ref())
             .fill(
@@ -152,24 +181,41 @@ impl LeaseGuard {
                 &indexes,
             )
             .await;
+        // Only now: dropped during the fill, the guard gives the lease back, which
+        // does nothing if the fill landed (the token is gone).
+        self.settled = true;
         match filled {
-            Ok(true) => cache.count(|c| &c.writes),
-            Ok(false) => cache.count(|c| &c.fills_revoked),
-            Err(err) => cache.backend_failed("write", &self.key, &err),
+            Ok(true) => {
+                cache.count(|c| &c.writes);
+                Filled::Written
+            }
+            Ok(false) => {
+                cache.count(|c| &c.fills_revoked);
+                Filled::Revoked
+            }
+            Err(err) => {
+                cache.backend_failed("write", &self.key, &err);
+                Filled::Failed
+            }
         }
     }
 
     /// Gives the lease back.
     pub(crate) async fn release(mut self) {
-        self.settled = true;
-        if let Err(err) = self
+        let released = self
             .cache
             .backend_ref()
             .release(&self.key, self.token)
-            .await
-        {
+            .await;
+        self.settled = true;
+        if let Err(err) = released {
             self.cache.backend_failed("release", &self.key, &err);
         }
+    }
+
+    /// Forgets a lease that was never taken.
+    fn disarm(mut self) {
+        self.settled = true;
     }
 }
 

@@ -156,6 +156,7 @@ pub use cache_macros::cached;
 pub use cache_macros::invalidate;
 
 pub use backend::BackendError;
+pub use backend::breaker::{BreakerSettings, BreakerState};
 pub use cache::Cache;
 pub use config::{
     CacheConfig, ConfigError, DEFAULT_CONNECT_TIMEOUT, DEFAULT_LEASE_TIME, DEFAULT_MEMORY_BYTES,

@@ -5,8 +5,12 @@
 //! succeeds, or until the entries it targets would have expired anyway (their TTL,
 //! counted from the failed attempt), when retrying can no longer matter. One task per
 //! cache runs the queue; it is started on the first failure and ends with the cache.
+//! Meanwhile reads of the targeted entries bypass the cache ([`Unapplied`]).
 
+use std::collections::HashMap;
 use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
@@ -18,7 +22,7 @@ const FIRST_DELAY: Duration = Duration::from_millis(50);
 const MAX_DELAY: Duration = Duration::from_secs(2);
 
 /// What to remove.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Pending {
     /// One entry.
     Entry(CacheKey),
@@ -32,6 +36,47 @@ impl std::fmt::Display for Pending {
             Self::Entry(key) => f.write_str(key.as_str()),
             Self::Index(index) => f.write_str(index.as_str()),
         }
+    }
+}
+
+/// The invalidations not applied yet. Reads of an entry they target bypass the
+/// cache (run the function, store nothing) until they are applied or given up, so
+/// that an entry this process invalidated is never served after Redis comes back.
+#[derive(Debug, Default)]
+pub(crate) struct Unapplied {
+    count: AtomicUsize,
+    targets: Mutex<HashMap<Pending, usize>>,
+}
+
+impl Unapplied {
+    pub(crate) fn add(&self, what: Pending) {
+        let mut targets = self.targets.lock().unwrap_or_else(PoisonError::into_inner);
+        *targets.entry(what).or_default() += 1;
+        self.count.fetch_add(1, Ordering::Release);
+    }
+
+    pub(crate) fn remove(&self, what: &Pending) {
+        let mut targets = self.targets.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(count) = targets.get_mut(what) {
+            *count -= 1;
+            if *count == 0 {
+                targets.remove(what);
+            }
+            self.count.fetch_sub(1, Ordering::Release);
+        }
+    }
+
+    /// Whether an unapplied invalidation targets the entry `key`, or one of the
+    /// indexes `indexes()` gives (its function's and its groups').
+    pub(crate) fn targets(&self, key: &CacheKey, indexes: impl FnOnce() -> Vec<IndexKey>) -> bool {
+        if self.count.load(Ordering::Acquire) == 0 {
+            return false;
+        }
+        let targets = self.targets.lock().unwrap_or_else(PoisonError::into_inner);
+        targets.contains_key(&Pending::Entry(*key))
+            || indexes()
+                .into_iter()
+                .any(|index| targets.contains_key(&Pending::Index(index)))
     }
 }
 

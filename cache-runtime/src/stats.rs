@@ -35,10 +35,12 @@ macro_rules! counters {
 }
 
 counters! {
-    /// Reads answered from the cache (stale values served included).
+    /// Reads that found a stored value: served from the cache (stale values
+    /// included), or, for the few counted in `refreshes` too, recomputed first.
     hits,
-    /// Reads that found nothing usable. The function ran, or the caller was given the
-    /// result of a concurrent call's run (see `coalesced`).
+    /// Calls not served from the cache: nothing usable was stored, or the backend
+    /// could not be read (counted in `backend_errors` too). The function ran, or the
+    /// caller was given the result of a concurrent call's run (see `coalesced`).
     misses,
     /// Values written to the cache.
     writes,
@@ -73,6 +75,10 @@ counters! {
     /// Of `hits`, values served past their TTL within the `stale_while_revalidate`
     /// window.
     stale_hits,
+    /// How often the circuit breaker opened (see `docs/failures.md`).
+    breaker_opens,
+    /// Operations the open circuit breaker turned away without asking Redis.
+    short_circuited,
 }
 
 impl Counters {

@@ -5,12 +5,24 @@
 //! free loopback port, in a temporary directory, with persistence off. They never use
 //! a Redis that happens to run on the machine. When `redis-server` is not installed,
 //! starting one panics with instructions: such a test fails, it never skips.
+//!
+//! [`TlsRedisServer`] (TLS only, with certificates generated for the test) and
+//! [`AclRedisServer`] (an ACL user with a password, the `default` user off) start
+//! servers that need credentials.
 
 #![deny(missing_docs)]
 
 pub mod bench_args;
+mod child;
+pub mod fault_proxy;
 mod gate;
 mod redis_server;
+mod secure_server;
+mod wait;
 
+pub use child::run_child_test;
+pub use fault_proxy::FaultProxy;
 pub use gate::Gate;
 pub use redis_server::{RedisServer, free_port};
+pub use secure_server::{AclRedisServer, TestCertificates, TlsRedisServer};
+pub use wait::yield_until_stats;

@@ -1,5 +1,6 @@
 //! Starting, stopping and restarting a real `redis-server`.
 
+use std::ffi::OsString;
 use std::io::{BufRead, BufReader};
 use std::net::{Ipv4Addr, TcpListener};
 use std::process::{Child, Command, Stdio};
@@ -16,6 +17,8 @@ pub struct RedisServer {
     child: Option<Child>,
     port: u16,
     dir: tempfile::TempDir,
+    /// Arguments after the defaults (a later one wins), kept for restarts.
+    extra_args: Vec<OsString>,
 }
 
 /// A loopback TCP port that was free a moment ago.
@@ -49,12 +52,31 @@ impl RedisServer {
         Self::try_start_on(port).unwrap_or_else(|err| panic!("redis-server did not start: {err}"))
     }
 
+    /// Starts a server on a free loopback port with `args(port)` after the default
+    /// arguments (for TLS, ACL users...), and waits until it accepts connections.
+    pub(crate) fn start_with(args: impl Fn(u16) -> Vec<OsString>) -> Self {
+        let mut last_error = String::new();
+        for _ in 0..5 {
+            let port = free_port();
+            match Self::try_start_with(port, args(port)) {
+                Ok(server) => return server,
+                Err(err) => last_error = err,
+            }
+        }
+        panic!("redis-server did not start: {last_error}");
+    }
+
     fn try_start_on(port: u16) -> Result<Self, String> {
+        Self::try_start_with(port, Vec::new())
+    }
+
+    fn try_start_with(port: u16, extra_args: Vec<OsString>) -> Result<Self, String> {
         let dir = tempfile::tempdir().map_err(|err| format!("no temporary directory: {err}"))?;
         let mut server = Self {
             child: None,
             port,
             dir,
+            extra_args,
         };
         server.spawn()?;
         Ok(server)
@@ -68,6 +90,7 @@ impl RedisServer {
             .arg("--dir")
             .arg(self.dir.path())
             .args(["--logfile", "", "--daemonize", "no"])
+            .args(&self.extra_args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -142,17 +165,7 @@ impl RedisServer {
     /// The cache entry keys matching `pattern`, sorted; group indexes
     /// (`namespace:#...`) are left out. Uses `KEYS`, which is fine on a test server.
     pub fn entry_keys(&self, pattern: &str) -> Vec<String> {
-        let mut connection = self
-            .client()
-            .get_connection()
-            .unwrap_or_else(|err| panic!("test server unreachable: {err}"));
-        let mut keys: Vec<String> = redis::cmd("KEYS")
-            .arg(pattern)
-            .query(&mut connection)
-            .unwrap_or_else(|err| panic!("KEYS failed: {err}"));
-        keys.retain(|key| !key.contains(":#"));
-        keys.sort();
-        keys
+        entry_keys(&self.client(), pattern)
     }
 
     /// Kills the server (SIGKILL, as a crash would) and waits for it to exit.
@@ -180,4 +193,18 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// `KEYS pattern` through `client`, sorted, without group indexes (`namespace:#...`).
+pub(crate) fn entry_keys(client: &redis::Client, pattern: &str) -> Vec<String> {
+    let mut connection = client
+        .get_connection()
+        .unwrap_or_else(|err| panic!("test server unreachable: {err}"));
+    let mut keys: Vec<String> = redis::cmd("KEYS")
+        .arg(pattern)
+        .query(&mut connection)
+        .unwrap_or_else(|err| panic!("KEYS failed: {err}"));
+    keys.retain(|key| !key.contains(":#"));
+    keys.sort();
+    keys
 }

@@ -1,40 +1,11 @@
 //! Configuration from the environment, checked in child processes (the environment
 //! is process-wide, so each case runs this test binary again with its own variables).
 
-use std::process::Command;
-
-/// Runs the ignored test `name` of this binary in a child process with `vars` set.
-fn run_child(name: &str, vars: &[(&str, &str)]) -> String {
-    let exe = std::env::current_exe().expect("test binary path");
-    let output = Command::new(exe)
-        .args([
-            name,
-            "--exact",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env_remove("REDIS_URL")
-        .env_remove("CACHE_BACKEND")
-        .envs(vars.iter().copied())
-        .output()
-        .expect("run the test binary");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(output.status.success(), "child {name} failed:\n{text}");
-    assert!(
-        text.contains("1 passed"),
-        "child {name} did not run:\n{text}"
-    );
-    text
-}
+use cache_tests::run_child_test;
 
 #[test]
 fn a_bad_redis_url_is_reported_at_startup_and_the_app_runs_uncached() {
-    let out = run_child(
+    let out = run_child_test(
         "child_uses_the_cache_from_the_environment",
         &[
             ("REDIS_URL", "htp://app:s3cret@127.0.0.1:1/0"),
@@ -48,7 +19,7 @@ fn a_bad_redis_url_is_reported_at_startup_and_the_app_runs_uncached() {
 
 #[test]
 fn cache_backend_memory_needs_no_redis() {
-    run_child(
+    run_child_test(
         "child_uses_the_cache_from_the_environment",
         &[("CACHE_BACKEND", "memory"), ("EXPECT_BACKEND", "memory")],
     );
@@ -56,7 +27,7 @@ fn cache_backend_memory_needs_no_redis() {
 
 #[test]
 fn an_unknown_backend_is_reported() {
-    let out = run_child(
+    let out = run_child_test(
         "child_uses_the_cache_from_the_environment",
         &[("CACHE_BACKEND", "memcached"), ("EXPECT_BACKEND", "off")],
     );

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::time::Duration;
 
 use cache_runtime::{Cache, CacheConfig, cache_put, cached, invalidate};
-use cache_tests::{Gate, RedisServer};
+use cache_tests::{Gate, RedisServer, yield_until_stats};
 
 /// A stand-in database: one row per id, at a version that writers bump.
 struct Db {
@@ -45,6 +45,13 @@ impl Db {
     /// Updates the row, then invalidates its entry.
     #[invalidate(self.row(id))]
     async fn update(&self, id: u64) -> Result<(), String> {
+        self.version.fetch_add(1, SeqCst);
+        Ok(())
+    }
+
+    /// Updates every row, then invalidates every entry of `row`.
+    #[invalidate(self.row(..))]
+    async fn update_all(&self) -> Result<(), String> {
         self.version.fetch_add(1, SeqCst);
         Ok(())
     }
@@ -112,6 +119,48 @@ async fn a_write_through_during_the_load_wins_over_the_fill() {
     assert_eq!(after, "1:v1", "the written value, as a hit");
     assert_eq!(db.loads.load(SeqCst), 1);
     assert_eq!(db.cache.stats().fills_revoked, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_function_wide_invalidation_during_the_load_wins_over_the_fill() {
+    let server = RedisServer::start();
+    let db = Db::new(redis_cache(&server));
+
+    let (during, after) = write_during_load(&db, |db| async move {
+        db.update_all().await.expect("updated");
+    })
+    .await;
+
+    assert_eq!((during.as_str(), after.as_str()), ("1:v0", "1:v1"));
+    assert_eq!(db.cache.stats().fills_revoked, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_that_starts_after_the_write_never_gets_the_revoked_value() {
+    let server = RedisServer::start();
+    let db = Db::new(redis_cache(&server));
+    let reader = tokio::spawn({
+        let db = db.clone();
+        async move { db.row(1).await }
+    });
+    db.gate.arrived(1).await;
+    db.update(1).await.expect("updated");
+
+    // Starts after the write completed, while the old load is still running: it
+    // joins that load, whose fill is then revoked, and must load again.
+    let late = tokio::spawn({
+        let db = db.clone();
+        async move { db.row(1).await }
+    });
+    // Its miss is counted just before it joins the load; yield until then.
+    yield_until_stats(&db.cache, "the late caller missed", |stats| {
+        stats.misses >= 2
+    })
+    .await;
+    db.gate.open();
+    assert_eq!(reader.await.expect("task").as_deref(), Ok("1:v0"));
+    assert_eq!(late.await.expect("task").as_deref(), Ok("1:v1"));
+    assert_eq!(db.row(1).await.as_deref(), Ok("1:v1"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -304,7 +304,8 @@ async fn a_corrupted_entry_is_a_miss_and_gets_overwritten() {
         assert_eq!(user.expect("the function's own value").name, "user-9");
     }
     assert_eq!(calls.load(SeqCst), 5);
-    assert_eq!(cache.stats().decode_failures, 4);
+    // An empty string reads as a missing key; the other three fail to decode.
+    assert_eq!(cache.stats().decode_failures, 3);
 
     // The last miss rewrote a valid entry: the next call is a hit.
     get_user(&cache, &calls, 9).await.expect("ok");
@@ -335,7 +336,16 @@ async fn redis_killed_mid_test_never_fails_a_call() {
         60,
         "every call after the kill ran the body"
     );
-    assert!(cache.stats().backend_errors >= 40, "{:?}", cache.stats());
+    let stats = cache.stats();
+    // Five failures open the breaker; it then skips Redis (a probe may go through
+    // if the machine stalls for its open interval).
+    assert_eq!(stats.breaker_opens, 1, "{stats:?}");
+    assert!(stats.backend_errors >= 5, "{stats:?}");
+    assert_eq!(
+        stats.backend_errors + stats.short_circuited,
+        40,
+        "{stats:?}"
+    );
 
     // Redis comes back (empty, on the same port): the cache reconnects by itself.
     server.restart();
@@ -431,4 +441,38 @@ async fn health_reports_redis_details() {
     assert!(!report.healthy);
     let error = report.error.expect("a reason");
     assert!(!error.contains("s3cret"), "{error}");
+}
+
+#[tokio::test]
+async fn a_key_secret_keys_every_digest() {
+    let server = RedisServer::start();
+    let with_secret = |secret: &str| {
+        CacheConfig::redis(server.url())
+            .namespace("t")
+            .key_secret(secret)
+            .build()
+            .expect("valid test configuration")
+    };
+    let (a, same_secret) = (
+        with_secret("tenant-secret-0001"),
+        with_secret("tenant-secret-0001"),
+    );
+    let (other_secret, no_secret) = (with_secret("tenant-secret-0002"), cache_for(&server, "t"));
+    let calls = AtomicUsize::new(0);
+
+    get_user(&a, &calls, 5).await.expect("ok");
+    get_user(&same_secret, &calls, 5).await.expect("ok");
+    assert_eq!(
+        calls.load(SeqCst),
+        1,
+        "the same secret derives the same key"
+    );
+    get_user(&other_secret, &calls, 5).await.expect("ok");
+    get_user(&no_secret, &calls, 5).await.expect("ok");
+    assert_eq!(
+        calls.load(SeqCst),
+        3,
+        "other secrets, or none, derive other keys"
+    );
+    assert_eq!(server.entry_keys("t:user:*").len(), 3);
 }

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::time::Duration;
 
 use cache_runtime::{Cache, CacheConfig, cached};
-use cache_tests::{Gate, RedisServer};
+use cache_tests::{Gate, RedisServer, yield_until_stats};
 use serde::{Deserialize, Serialize};
 
 /// Ids from here on are never held at the gate.
@@ -64,8 +64,12 @@ impl Db {
     }
 }
 
+/// A deadline far above the default: these tests are about sharing loads, and a
+/// thousand concurrent reads on a busy machine can outlast 50 ms, which would make
+/// callers skip the lease and the write.
 fn redis_cache(server: &RedisServer, lease: Duration) -> Cache {
     CacheConfig::redis(server.url())
+        .timeout(Duration::from_secs(5))
         .lease_time(lease)
         .build()
         .expect("valid test configuration")
@@ -84,9 +88,10 @@ async fn crowd(db: &Arc<Db>, id: u64, callers: usize) -> Vec<Result<String, Stri
     db.gate.arrived(1).await;
     // Missing is counted just before a caller joins the load; there is no event to
     // await for it, so yield until the count is reached.
-    while db.cache.stats().misses < callers as u64 {
-        tokio::task::yield_now().await;
-    }
+    yield_until_stats(&db.cache, "every caller missed", |stats| {
+        stats.misses >= callers as u64
+    })
+    .await;
     db.gate.open();
     let mut results = Vec::with_capacity(callers);
     for task in tasks {

@@ -19,26 +19,27 @@ use crate::ttl::Ttl;
 #[derive(Clone)]
 struct Entry {
     bytes: Arc<[u8]>,
-    /// `None` keeps the expiry the entry had (a lease taken or given back on a value).
-    ttl: Option<Duration>,
+    /// When the entry expires. Absolute, so that rewriting an entry (a lease taken or
+    /// given back on a value) keeps its expiry whichever moka callback runs.
+    expires_at: Instant,
 }
 
-/// Applies each entry's own TTL.
+/// Applies each entry's own expiry time.
 struct PerEntryTtl;
 
 impl moka::Expiry<CacheKey, Entry> for PerEntryTtl {
-    fn expire_after_create(&self, _: &CacheKey, entry: &Entry, _: Instant) -> Option<Duration> {
-        entry.ttl
+    fn expire_after_create(&self, _: &CacheKey, entry: &Entry, now: Instant) -> Option<Duration> {
+        Some(entry.expires_at.saturating_duration_since(now))
     }
 
     fn expire_after_update(
         &self,
         _: &CacheKey,
         entry: &Entry,
-        _: Instant,
-        remaining: Option<Duration>,
+        now: Instant,
+        _: Option<Duration>,
     ) -> Option<Duration> {
-        entry.ttl.or(remaining)
+        Some(entry.expires_at.saturating_duration_since(now))
     }
 }
 
@@ -99,8 +100,14 @@ impl MemoryBackend {
         self.write(key, bytes, ttl, indexes);
     }
 
-    /// Stores an entry; the caller holds the key's lock.
+    /// Stores an entry, recorded in `indexes`; the caller holds the key's lock.
     fn write(&self, key: CacheKey, bytes: Arc<[u8]>, ttl: Ttl, indexes: &[IndexKey]) {
+        self.record(key, indexes);
+        self.insert(key, bytes, ttl);
+    }
+
+    /// Records `key` in `indexes`.
+    fn record(&self, key: CacheKey, indexes: &[IndexKey]) {
         if !indexes.is_empty() {
             let mut all = self.indexes.lock().unwrap_or_else(PoisonError::into_inner);
             for index in indexes {
@@ -112,44 +119,49 @@ impl MemoryBackend {
                 members.insert(key);
             }
         }
+    }
+
+    /// Stores `bytes` under `key` for `ttl`; the caller holds the key's lock.
+    fn insert(&self, key: CacheKey, bytes: Arc<[u8]>, ttl: Ttl) {
         let entry = Entry {
             bytes,
-            ttl: Some(ttl.as_duration()),
+            expires_at: Instant::now() + ttl.as_duration(),
         };
         self.entries.insert(key, entry);
     }
 
-    /// Replaces the entry's bytes, keeping its expiry; the caller holds the key's lock.
-    fn rewrite(&self, key: CacheKey, bytes: Vec<u8>) {
+    /// Replaces the bytes of `entry` under `key`, keeping its expiry; the caller
+    /// holds the key's lock.
+    fn rewrite(&self, key: CacheKey, entry: &Entry, bytes: Vec<u8>) {
         let entry = Entry {
             bytes: bytes.into(),
-            ttl: None,
+            expires_at: entry.expires_at,
         };
         self.entries.insert(key, entry);
     }
 
-    /// The entry's bytes if its lease token is `token`.
-    fn leased_to(&self, key: &CacheKey, token: LeaseToken) -> Option<Arc<[u8]>> {
-        self.get(key)
-            .filter(|bytes| bytes.get(TOKEN_AT) == Some(&token.to_bytes()[..]))
+    /// The entry if its lease token is `token`.
+    fn leased_to(&self, key: &CacheKey, token: LeaseToken) -> Option<Entry> {
+        self.entries
+            .get(key)
+            .filter(|entry| entry.bytes.get(TOKEN_AT) == Some(&token.to_bytes()[..]))
     }
 
-    /// See `scripts::ACQUIRE`: `None` when the lease was granted.
+    /// See `scripts::ACQUIRE`: `None` when the lease was granted. The key is
+    /// recorded in `indexes` first.
     pub(crate) fn acquire(
         &self,
         key: CacheKey,
         placeholder: &[u8],
         lease: Ttl,
+        indexes: &[IndexKey],
     ) -> Option<Arc<[u8]>> {
         let _lock = self.lock(&key);
+        self.record(key, indexes);
         if let Some(current) = self.get(&key) {
             return Some(current);
         }
-        let entry = Entry {
-            bytes: placeholder.into(),
-            ttl: Some(lease.as_duration()),
-        };
-        self.entries.insert(key, entry);
+        self.insert(key, placeholder.into(), lease);
         None
     }
 
@@ -176,29 +188,28 @@ impl MemoryBackend {
         let Some(current) = self.leased_to(&key, token) else {
             return;
         };
-        if current[FLAGS_AT] & PLACEHOLDER != 0 {
+        if current.bytes[FLAGS_AT] & PLACEHOLDER != 0 {
             self.entries.invalidate(&key);
         } else {
-            let mut bytes = current.to_vec();
+            let mut bytes = current.bytes.to_vec();
             bytes[FLAGS_AT] = 0;
             bytes[TOKEN_AT].fill(0);
-            self.rewrite(key, bytes);
+            self.rewrite(key, &current, bytes);
         }
     }
 
     /// See `scripts::LEASE_VALUE`.
     pub(crate) fn lease_value(&self, key: CacheKey, head: &[u8], token: LeaseToken) -> bool {
         let _lock = self.lock(&key);
-        let Some(current) = self
-            .get(&key)
-            .filter(|bytes| bytes.len() >= HEADER_LEN && bytes.get(..HEAD_LEN) == Some(head))
-        else {
+        let Some(current) = self.entries.get(&key).filter(|entry| {
+            entry.bytes.len() >= HEADER_LEN && entry.bytes.get(..HEAD_LEN) == Some(head)
+        }) else {
             return false;
         };
-        let mut bytes = current.to_vec();
+        let mut bytes = current.bytes.to_vec();
         bytes[FLAGS_AT] = LEASED;
         bytes[TOKEN_AT].copy_from_slice(&token.to_bytes());
-        self.rewrite(key, bytes);
+        self.rewrite(key, &current, bytes);
         true
     }
 

@@ -2,6 +2,7 @@
 //! [`CacheKey`]s and applies the TTL when writing; encoding, fallback and counting
 //! happen above, in [`Cache`](crate::Cache).
 
+pub mod breaker;
 pub(crate) mod memory;
 pub(crate) mod redis;
 
@@ -24,6 +25,9 @@ pub enum BackendError {
     /// The operation did not finish within its deadline.
     #[error("no answer within {0:?}")]
     Timeout(Duration),
+    /// The circuit breaker is open: Redis was not asked.
+    #[error("circuit breaker open")]
+    CircuitOpen,
 }
 
 /// Bytes read from a backend.
@@ -67,7 +71,7 @@ pub(crate) enum Acquired {
 /// (cluster, a local tier) are new variants.
 #[derive(Debug)]
 pub(crate) enum Backend {
-    Redis(redis::RedisBackend),
+    Redis(Box<redis::RedisBackend>),
     Memory(memory::MemoryBackend),
     Off,
 }
@@ -110,19 +114,24 @@ impl Backend {
     }
 
     /// Takes the lease on `key` if it is empty, by storing `placeholder` for `lease`;
-    /// otherwise returns what `key` holds. See [`crate::lease`].
+    /// otherwise returns what `key` holds. Either way the key is first recorded in
+    /// `indexes` (for `ttl`, the entry's own), so that invalidating an index deletes
+    /// a placeholder too. See [`crate::lease`].
     pub(crate) async fn acquire(
         &self,
         key: &CacheKey,
         placeholder: &[u8],
         lease: Ttl,
+        ttl: Ttl,
+        indexes: &[IndexKey],
     ) -> Result<Acquired, BackendError> {
         let found = match self {
-            Self::Redis(redis) => redis
-                .acquire(key, placeholder, lease)
-                .await?
-                .map(Stored::Owned),
-            Self::Memory(memory) => memory.acquire(*key, placeholder, lease).map(Stored::Shared),
+            Self::Redis(redis) => {
+                (redis.acquire(key, placeholder, lease, ttl, indexes).await?).map(Stored::Owned)
+            }
+            Self::Memory(memory) => {
+                (memory.acquire(*key, placeholder, lease, indexes)).map(Stored::Shared)
+            }
             Self::Off => None,
         };
         Ok(found.map_or(Acquired::Granted, Acquired::Found))
@@ -197,6 +206,15 @@ impl Backend {
                 Ok(())
             }
             Self::Off => Ok(()),
+        }
+    }
+
+    /// The circuit breaker's state and counts (times opened, operations turned
+    /// away), for backends that have one.
+    pub(crate) fn breaker(&self) -> Option<(breaker::BreakerState, (u64, u64))> {
+        match self {
+            Self::Redis(redis) => Some(redis.breaker()),
+            Self::Memory(_) | Self::Off => None,
         }
     }
 

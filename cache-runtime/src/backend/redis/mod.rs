@@ -8,7 +8,9 @@
 //!
 //! Every operation runs under one deadline that covers waiting for the connection as
 //! well as the reply: a dead, slow or unreachable Redis costs a caller at most that
-//! deadline, never the seconds of a TCP connect timeout.
+//! deadline, never the seconds of a TCP connect timeout. And every operation passes
+//! the endpoint's circuit breaker ([`super::breaker`]): after repeated failures,
+//! operations fail at once without waiting for any deadline.
 
 use std::future::Future;
 use std::sync::OnceLock;
@@ -19,7 +21,8 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 mod scripts;
 
 use super::BackendError;
-use crate::envelope::{LeaseToken, unix_millis};
+use super::breaker::{Breaker, BreakerSettings, BreakerState};
+use crate::envelope::{LeaseToken, MAX_ENTRY_BYTES, unix_millis};
 use crate::group::IndexKey;
 use crate::health::{BackendKind, HealthReport};
 use crate::key::CacheKey;
@@ -32,6 +35,7 @@ pub(crate) struct RedisBackend {
     connection: OnceLock<ConnectionManager>,
     /// The server address without credentials, for logs.
     endpoint: String,
+    breaker: Breaker,
 }
 
 impl std::fmt::Debug for RedisBackend {
@@ -49,12 +53,14 @@ impl RedisBackend {
         endpoint: String,
         deadline: Duration,
         connect_timeout: Duration,
+        breaker: BreakerSettings,
     ) -> Self {
         Self {
             client,
             deadline,
             connect_timeout,
             connection: OnceLock::new(),
+            breaker: Breaker::new(breaker, endpoint.clone()),
             endpoint,
         }
     }
@@ -77,21 +83,45 @@ impl RedisBackend {
         Ok(self.connection.get_or_init(|| created).clone())
     }
 
+    /// Runs one operation through the circuit breaker and under the deadline.
     async fn within_deadline<T>(
         &self,
         operation: impl Future<Output = redis::RedisResult<T>>,
     ) -> Result<T, BackendError> {
-        match tokio::time::timeout(self.deadline, operation).await {
-            Ok(result) => Ok(result?),
+        let permit = self.breaker.admit()?;
+        let outcome = match tokio::time::timeout(self.deadline, operation).await {
+            Ok(result) => result.map_err(BackendError::from),
             Err(_) => Err(BackendError::Timeout(self.deadline)),
-        }
+        };
+        self.breaker.record(permit, &outcome);
+        outcome
     }
 
+    /// The breaker's state, and how often it opened and turned operations away.
+    pub(crate) fn breaker(&self) -> (BreakerState, (u64, u64)) {
+        (self.breaker.state(), self.breaker.counts())
+    }
+
+    /// Reads the entry under `key`, at most [`MAX_ENTRY_BYTES`] + 1 bytes of it
+    /// (`GETRANGE`, which costs what `GET` does): an enormous foreign value is cut
+    /// short rather than allocated, and then fails to decode as
+    /// [`Oversized`](crate::envelope::EnvelopeError::Oversized). A key holding
+    /// another Redis type reads as empty bytes, which do not decode either; both are
+    /// then replaced like any unreadable entry (see `crate::lease`).
     pub(crate) async fn get(&self, key: &CacheKey) -> Result<Option<Vec<u8>>, BackendError> {
         let mut connection = self.connection()?;
-        let mut get = redis::cmd("GET");
-        get.arg(key.as_str());
-        self.within_deadline(get.query_async(&mut connection)).await
+        let mut get = redis::cmd("GETRANGE");
+        get.arg(key.as_str()).arg(0).arg(MAX_ENTRY_BYTES);
+        let read = async {
+            match get.query_async::<Vec<u8>>(&mut connection).await {
+                // No entry is empty, so an empty reply is a missing key.
+                Ok(bytes) if bytes.is_empty() => Ok(None),
+                Ok(bytes) => Ok(Some(bytes)),
+                Err(err) if err.code() == Some("WRONGTYPE") => Ok(Some(Vec::new())),
+                Err(err) => Err(err),
+            }
+        };
+        self.within_deadline(read).await
     }
 
     /// Writes `bytes` under `key`, expiring after `ttl` (`SET key value PX ttl`),
@@ -117,18 +147,26 @@ impl RedisBackend {
     }
 
     /// Takes the lease on `key` if it is empty (storing `placeholder` for `lease`),
-    /// or returns what it holds.
+    /// or returns what it holds; records the key in `indexes` first, in the same
+    /// round trip.
     pub(crate) async fn acquire(
         &self,
         key: &CacheKey,
         placeholder: &[u8],
         lease: Ttl,
+        ttl: Ttl,
+        indexes: &[IndexKey],
     ) -> Result<Option<Vec<u8>>, BackendError> {
         let mut connection = self.connection()?;
-        let mut eval = script(scripts::ACQUIRE, key);
-        eval.arg(placeholder).arg(lease.as_millis());
-        self.within_deadline(eval.query_async(&mut connection))
-            .await
+        let mut pipe = redis::pipe();
+        add_to_indexes(&mut pipe, key, ttl, indexes);
+        let mut acquire = script(scripts::ACQUIRE, key);
+        (acquire.arg(placeholder).arg(lease.as_millis())).arg(MAX_ENTRY_BYTES);
+        pipe.add_command(acquire);
+        let (found,): (Option<Vec<u8>>,) = self
+            .within_deadline(pipe.query_async(&mut connection))
+            .await?;
+        Ok(found)
     }
 
     /// Writes `bytes` under `key` if the caller's lease `token` is still there, after
@@ -221,6 +259,7 @@ impl RedisBackend {
 
     pub(crate) async fn health(&self) -> HealthReport {
         let mut report = HealthReport::new(BackendKind::Redis);
+        report.breaker = Some(self.breaker.state());
         match self.probe(&mut report).await {
             Ok(()) => report,
             Err(err) => {

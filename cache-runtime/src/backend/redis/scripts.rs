@@ -8,11 +8,18 @@
 
 /// Takes the lease on an empty key, or returns what the key holds.
 ///
-/// `KEYS[1]` the entry, `ARGV[1]` the placeholder, `ARGV[2]` the lease time in ms.
-/// Replies nil when the lease was granted, else the entry's bytes.
+/// `KEYS[1]` the entry, `ARGV[1]` the placeholder, `ARGV[2]` the lease time in ms,
+/// `ARGV[3]` the longest entry a reader accepts. Replies nil when the lease was
+/// granted, an empty string when the key holds something no reader can use (another
+/// Redis type, or a string longer than the limit, which is not sent), else the
+/// entry's bytes.
 pub(super) const ACQUIRE: &str = r"
-local current = redis.call('GET', KEYS[1])
-if current then return current end
+local kind = redis.call('TYPE', KEYS[1])['ok']
+if kind == 'string' then
+  if redis.call('STRLEN', KEYS[1]) > tonumber(ARGV[3]) then return '' end
+  return redis.call('GET', KEYS[1])
+end
+if kind ~= 'none' then return '' end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return false
 ";

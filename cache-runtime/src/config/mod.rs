@@ -1,14 +1,24 @@
-//! Building a [`Cache`]: from code with [`CacheConfig`], or from the environment.
+//! Building a [`Cache`]: from code with [`CacheConfig`], or from the environment
+//! (`env.rs`). TLS settings are in `tls.rs`; `redact.rs` keeps passwords out of
+//! messages.
+
+mod env;
+mod redact;
+mod tls;
 
 use std::fmt;
 use std::time::Duration;
 
 use crate::backend::Backend;
+use crate::backend::breaker::BreakerSettings;
 use crate::backend::memory::MemoryBackend;
 use crate::backend::redis::RedisBackend;
 use crate::cache::Cache;
-use crate::key::{MAX_NAMESPACE_LEN, is_valid_segment};
+use crate::key::{MAX_NAMESPACE_LEN, SECRET_CONTEXT, is_valid_segment};
 use crate::ttl::Ttl;
+
+pub(crate) use redact::redact_url;
+use tls::{TlsSettings, redis_client};
 
 /// The URL used when `REDIS_URL` is not set: the local default every Redis guide uses.
 pub const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379/0";
@@ -50,6 +60,9 @@ pub enum ConfigError {
     /// a failure.
     #[error("the {0} timeout must be greater than zero")]
     ZeroTimeout(&'static str),
+    /// The key secret is too short to be one.
+    #[error("the key secret is {0} bytes long; use at least 16 (32 random bytes are best)")]
+    KeySecret(usize),
     /// An environment variable holds a value that cannot be used.
     #[error("environment variable {var}={value:?}: {reason}")]
     Env {
@@ -60,7 +73,19 @@ pub enum ConfigError {
         /// What is expected instead.
         reason: &'static str,
     },
+    /// The TLS settings cannot be used: a certificate or key that is not PEM, a file
+    /// that cannot be read, or certificates for a URL that is not `rediss://`. Never
+    /// quotes key material.
+    #[error("invalid TLS configuration: {0}")]
+    Tls(String),
 }
+
+/// Shortest key secret accepted, in bytes.
+const MIN_KEY_SECRET_LEN: usize = 16;
+
+/// A key secret; never shown.
+#[derive(Clone)]
+struct KeySecret(Vec<u8>);
 
 #[derive(Clone)]
 enum BackendChoice {
@@ -95,6 +120,10 @@ pub struct CacheConfig {
     memory_bytes: u64,
     /// `None`: leases off.
     lease_time: Option<Duration>,
+    /// The secret the key digests are keyed with, if any.
+    key_secret: Option<KeySecret>,
+    tls: TlsSettings,
+    breaker: BreakerSettings,
 }
 
 impl fmt::Debug for CacheConfig {
@@ -111,6 +140,11 @@ impl fmt::Debug for CacheConfig {
             .field("connect_timeout", &self.connect_timeout)
             .field("memory_bytes", &self.memory_bytes)
             .field("lease_time", &self.lease_time)
+            .field("key_secret", &self.key_secret.as_ref().map(|_| "***"))
+            // Whether certificates are set; never their contents (a key is secret).
+            .field("tls_root_certificate", &self.tls.root_certificate.is_some())
+            .field("tls_client_certificate", &self.tls.client.is_some())
+            .field("breaker", &self.breaker)
             .finish()
     }
 }
@@ -124,6 +158,9 @@ impl CacheConfig {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             memory_bytes: DEFAULT_MEMORY_BYTES,
             lease_time: Some(DEFAULT_LEASE_TIME),
+            key_secret: None,
+            tls: TlsSettings::default(),
+            breaker: BreakerSettings::default(),
         }
     }
 
@@ -140,62 +177,6 @@ impl CacheConfig {
     /// No caching at all: every call runs the function.
     pub fn off() -> Self {
         Self::with_backend(BackendChoice::Off)
-    }
-
-    /// Reads the configuration from the environment:
-    ///
-    /// | variable | meaning | default |
-    /// |---|---|---|
-    /// | `CACHE_BACKEND` | `redis`, `memory` or `off` | `redis` |
-    /// | `REDIS_URL` | the Redis server | `redis://127.0.0.1:6379/0` |
-    /// | `CACHE_NAMESPACE` | first part of every key | `cache` |
-    /// | `CACHE_TIMEOUT_MS` | deadline of one operation | `50` |
-    /// | `CACHE_LEASE_MS` | [lease time](Self::lease_time); `0` turns leases off | `5000` |
-    ///
-    /// Values are checked when the cache is [built](Self::build).
-    pub fn from_env() -> Result<Self, ConfigError> {
-        let var = |name| {
-            std::env::var(name)
-                .ok()
-                .filter(|v: &String| !v.trim().is_empty())
-        };
-        let mut config = match var("CACHE_BACKEND").as_deref().map(str::trim) {
-            None | Some("redis") => {
-                Self::redis(var("REDIS_URL").unwrap_or_else(|| DEFAULT_REDIS_URL.to_owned()))
-            }
-            Some("memory") => Self::memory(),
-            Some("off") => Self::off(),
-            Some(other) => {
-                return Err(ConfigError::Env {
-                    var: "CACHE_BACKEND",
-                    value: other.to_owned(),
-                    reason: "expected `redis`, `memory` or `off`",
-                });
-            }
-        };
-        if let Some(namespace) = var("CACHE_NAMESPACE") {
-            config = config.namespace(namespace.trim());
-        }
-        if let Some(ms) = var("CACHE_TIMEOUT_MS") {
-            let parsed = ms.trim().parse::<u64>().map_err(|_| ConfigError::Env {
-                var: "CACHE_TIMEOUT_MS",
-                value: ms.clone(),
-                reason: "expected a whole number of milliseconds",
-            })?;
-            config = config.timeout(Duration::from_millis(parsed));
-        }
-        if let Some(ms) = var("CACHE_LEASE_MS") {
-            let parsed = ms.trim().parse::<u64>().map_err(|_| ConfigError::Env {
-                var: "CACHE_LEASE_MS",
-                value: ms.clone(),
-                reason: "expected a whole number of milliseconds (0 turns leases off)",
-            })?;
-            config = match parsed {
-                0 => config.without_leases(),
-                ms => config.lease_time(Duration::from_millis(ms)),
-            };
-        }
-        Ok(config)
     }
 
     /// The first part of every key, so that applications or environments sharing
@@ -243,6 +224,54 @@ impl CacheConfig {
         self
     }
 
+    /// Keys every key digest with `secret` too, so that keys cannot be computed, or
+    /// argument values confirmed from keys, without it: for deployments where callers
+    /// choose arguments and see or share the Redis. Every process sharing the entries
+    /// needs the same secret, and changing it changes every key (old entries become
+    /// unreachable and expire). At least 16 bytes; use 32 random ones. It costs one
+    /// BLAKE3 block per call. Also read from `CACHE_KEY_SECRET` by
+    /// [`from_env`](Self::from_env). See `docs/keys-and-values.md`.
+    pub fn key_secret(mut self, secret: impl AsRef<[u8]>) -> Self {
+        self.key_secret = Some(KeySecret(secret.as_ref().to_vec()));
+        self
+    }
+
+    /// The Redis endpoint's circuit breaker: after `failure_threshold` consecutive
+    /// failures (errors or deadlines) it skips Redis for `open_for`, then lets one
+    /// probe through at a time until `close_after` succeed. Default: 5 failures,
+    /// 500 ms, 2 probes; a threshold of 0 turns it off. See `docs/failures.md`.
+    pub fn circuit_breaker(mut self, settings: BreakerSettings) -> Self {
+        self.breaker = settings;
+        self
+    }
+
+    /// Trusts the certificate authorities in `pem` (one or more `CERTIFICATE` blocks)
+    /// for a `rediss://` server, instead of the public web roots: for a server whose
+    /// certificate a private CA signed. Without it, the server's certificate must chain
+    /// to a root of the Mozilla program (the `webpki-roots` set, built in); the
+    /// system's trust store is not read, so for a CA installed there, pass its bundle
+    /// (for example `/etc/ssl/certs/ca-certificates.crt`). Checked when the cache is
+    /// [built](Self::build): a PEM without a valid certificate is a
+    /// [`ConfigError::Tls`].
+    ///
+    /// The host name or IP address in the URL must match the certificate.
+    pub fn tls_root_certificate(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.tls.root_certificate = Some(pem.into());
+        self
+    }
+
+    /// Presents a client certificate chain and its private key (both PEM) to a
+    /// `rediss://` server that requires one (mutual TLS, `tls-auth-clients yes`).
+    /// Checked when the cache is [built](Self::build); the key is never printed.
+    pub fn tls_client_certificate(
+        mut self,
+        certificate_pem: impl Into<Vec<u8>>,
+        key_pem: impl Into<Vec<u8>>,
+    ) -> Self {
+        self.tls.client = Some((certificate_pem.into(), key_pem.into()));
+        self
+    }
+
     /// Checks the configuration and builds the cache. Does not connect.
     pub fn build(self) -> Result<Cache, ConfigError> {
         if !is_valid_segment(&self.namespace, MAX_NAMESPACE_LEN) {
@@ -260,69 +289,37 @@ impl CacheConfig {
         };
         let backend = match self.backend {
             BackendChoice::Redis { url } => {
-                let client =
-                    redis::Client::open(url.as_str()).map_err(|err| ConfigError::RedisUrl {
-                        url: redact_url(&url),
-                        reason: scrub(&err.to_string(), &url),
-                    })?;
-                Backend::Redis(RedisBackend::new(
+                let client = redis_client(&url, &self.tls)?;
+                Backend::Redis(Box::new(RedisBackend::new(
                     client,
                     redact_url(&url),
                     self.timeout,
                     self.connect_timeout,
-                ))
+                    self.breaker,
+                )))
             }
             BackendChoice::Memory => Backend::Memory(MemoryBackend::new(self.memory_bytes)),
             BackendChoice::Off => Backend::Off,
         };
-        Ok(Cache::from_backend(backend, self.namespace, lease))
-    }
-}
-
-/// `url` with its password (if any) replaced by `***`.
-pub(crate) fn redact_url(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) => {
-            if parsed.password().is_some() {
-                // Setting a password only fails for URLs that cannot have one.
-                let _ = parsed.set_password(Some("***"));
+        let key_secret = match &self.key_secret {
+            Some(KeySecret(secret)) if secret.len() < MIN_KEY_SECRET_LEN => {
+                return Err(ConfigError::KeySecret(secret.len()));
             }
-            parsed.to_string()
-        }
-        // Unparseable: hide everything between the scheme and an `@`, if any.
-        Err(_) => match (url.find("://"), url.rfind('@')) {
-            (Some(scheme_end), Some(at)) if at > scheme_end => {
-                format!("{}***{}", &url[..scheme_end + 3], &url[at..])
-            }
-            _ => url.to_owned(),
-        },
+            Some(KeySecret(secret)) => Some(blake3::derive_key(SECRET_CONTEXT, secret)),
+            None => None,
+        };
+        Ok(Cache::with_settings(
+            backend,
+            self.namespace,
+            lease,
+            key_secret,
+        ))
     }
-}
-
-/// `message` with any credentials of `url` removed, for errors that quote the URL.
-fn scrub(message: &str, url: &str) -> String {
-    let mut message = message.replace(url, &redact_url(url));
-    if let Ok(parsed) = url::Url::parse(url)
-        && let Some(password) = parsed.password().filter(|p| !p.is_empty())
-    {
-        message = message.replace(password, "***");
-    }
-    message
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn passwords_are_redacted() {
-        assert_eq!(
-            redact_url("redis://app:s3cret@10.0.0.1:6379/0"),
-            "redis://app:***@10.0.0.1:6379/0"
-        );
-        assert_eq!(redact_url("redis://127.0.0.1/"), "redis://127.0.0.1/");
-        assert!(!redact_url("bad://user:s3cret@").contains("s3cret"));
-    }
 
     #[test]
     fn bad_url_error_hides_the_password() {
@@ -357,5 +354,16 @@ mod tests {
                 .build()
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn key_secrets_are_checked_and_never_shown() {
+        assert!(matches!(
+            CacheConfig::memory().key_secret("short").build(),
+            Err(ConfigError::KeySecret(5))
+        ));
+        let config = CacheConfig::memory().key_secret("a long enough s3cret value");
+        assert!(!format!("{config:?}").contains("s3cret"));
+        assert!(config.build().is_ok());
     }
 }

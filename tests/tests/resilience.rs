@@ -1,0 +1,362 @@
+//! Redis failing under load, against real `redis-server` processes (and, for
+//! blackholes and outages that keep the data, a fault-injecting proxy in front of
+//! one): no call fails, every value is right, outages cost little, and nothing stale
+//! is served after recovery.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
+use std::time::{Duration, Instant};
+
+use cache_runtime::{
+    BreakerSettings, BreakerState, Cache, CacheConfig, cache_put, cached, invalidate,
+};
+use cache_tests::fault_proxy::Mode;
+use cache_tests::{FaultProxy, Gate, RedisServer, yield_until_stats};
+use tokio::sync::watch;
+
+/// A stand-in database behind cached reads.
+struct Db {
+    cache: Cache,
+    version: AtomicU64,
+    loads: AtomicUsize,
+    /// When set, loads wait at the gate.
+    hold: AtomicBool,
+    gate: Gate,
+}
+
+impl Db {
+    fn new(url: &str) -> Arc<Self> {
+        Self::from_cache(
+            CacheConfig::redis(url)
+                .build()
+                .expect("valid test configuration"),
+        )
+    }
+
+    fn from_cache(cache: Cache) -> Arc<Self> {
+        Arc::new(Self {
+            cache,
+            version: AtomicU64::new(1),
+            loads: AtomicUsize::new(0),
+            hold: AtomicBool::new(false),
+            gate: Gate::new(),
+        })
+    }
+
+    #[cached(ttl = 600, prefix = "row", cache = self.cache)]
+    async fn row(&self, id: u64) -> Result<String, String> {
+        self.loads.fetch_add(1, SeqCst);
+        if self.hold.load(SeqCst) {
+            self.gate.wait().await;
+        }
+        Ok(format!("{id}:v{}", self.version.load(SeqCst)))
+    }
+
+    #[invalidate(self.row(id))]
+    async fn update(&self, id: u64) -> Result<(), String> {
+        self.version.fetch_add(1, SeqCst);
+        Ok(())
+    }
+
+    #[cache_put(self.row(id))]
+    async fn update_through(&self, id: u64) -> Result<String, String> {
+        let version = self.version.fetch_add(1, SeqCst) + 1;
+        Ok(format!("{id}:v{version}"))
+    }
+}
+
+/// Calls until a call is a hit, at most for `limit`; returns how long it took.
+async fn until_a_hit(db: &Db, id: u64, limit: Duration) -> Option<Duration> {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        let hits = db.cache.stats().hits;
+        db.row(id).await.expect("always answered");
+        if db.cache.stats().hits > hits {
+            return Some(started.elapsed());
+        }
+        // Polling: recovery is not an event the test can await.
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    None
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_killed_under_concurrent_load_fails_no_call() {
+    const TASKS: usize = 16;
+    const CALLS: usize = 300;
+    let mut server = RedisServer::start();
+    let db = Db::new(&server.url());
+    let (progress, mut calls_made) = watch::channel(0usize);
+
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|task| {
+            let (db, progress) = (db.clone(), progress.clone());
+            tokio::spawn(async move {
+                let mut wrong = 0;
+                for call in 0..CALLS {
+                    let id = ((task * 7 + call) % 40) as u64;
+                    match db.row(id).await {
+                        Ok(value) if value == format!("{id}:v1") => {}
+                        _ => wrong += 1,
+                    }
+                    progress.send_modify(|n| *n += 1);
+                }
+                wrong
+            })
+        })
+        .collect();
+
+    // A third of the way through, Redis dies.
+    calls_made
+        .wait_for(|n| *n >= TASKS * CALLS / 3)
+        .await
+        .expect("tasks running");
+    server.kill();
+
+    let mut wrong = 0;
+    for task in tasks {
+        wrong += task.await.expect("no task panicked");
+    }
+    assert_eq!(wrong, 0, "every call returned its own correct value");
+    let stats = db.cache.stats();
+    assert!(
+        stats.hits > 0,
+        "the cache served before the kill: {stats:?}"
+    );
+    assert_eq!(stats.breaker_opens, 1, "{stats:?}");
+    assert!(stats.short_circuited > 0, "{stats:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hits_resume_soon_after_redis_restarts() {
+    let mut server = RedisServer::start();
+    let db = Db::new(&server.url());
+    db.row(1).await.expect("ok");
+    server.kill();
+    for _ in 0..20 {
+        db.row(1).await.expect("answered while Redis is down");
+    }
+    assert_eq!(db.cache.health().await.breaker, Some(BreakerState::Open));
+
+    server.restart();
+    // The first call after the restart refills the (empty) server; hits follow once
+    // the breaker has let its probes through.
+    let resumed = until_a_hit(&db, 1, Duration::from_secs(10)).await;
+    let resumed = resumed.expect("hits resumed without restarting the app");
+    println!("first hit {resumed:?} after Redis came back");
+    assert_eq!(db.cache.health().await.breaker, Some(BreakerState::Closed));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn single_flight_keeps_working_while_the_breaker_is_open() {
+    let mut server = RedisServer::start();
+    let cache = CacheConfig::redis(server.url())
+        .circuit_breaker(BreakerSettings {
+            open_for: Duration::from_secs(600),
+            ..BreakerSettings::default()
+        })
+        .build()
+        .expect("valid");
+    let db = Db::from_cache(cache);
+    server.kill();
+    for id in 100..105 {
+        db.row(id).await.expect("answered");
+    }
+    assert_eq!(db.cache.health().await.breaker, Some(BreakerState::Open));
+
+    db.hold.store(true, SeqCst);
+    let callers: Vec<_> = (0..100)
+        .map(|_| {
+            let db = db.clone();
+            tokio::spawn(async move { db.row(1).await })
+        })
+        .collect();
+    db.gate.arrived(1).await;
+    // Every caller has been turned away by the breaker (counted just before it joins
+    // the load); there is no event to await for that, so yield until the count.
+    yield_until_stats(&db.cache, "every caller was short-circuited", |stats| {
+        stats.short_circuited >= 100
+    })
+    .await;
+    db.gate.open();
+    for caller in callers {
+        assert_eq!(caller.await.expect("task").as_deref(), Ok("1:v1"));
+    }
+    assert_eq!(db.loads.load(SeqCst), 5 + 1, "one load for the 100 callers");
+    assert_eq!(db.cache.stats().coalesced, 99);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blackholed_redis_costs_a_few_deadlines_then_nothing() {
+    let server = RedisServer::start();
+    let proxy = FaultProxy::start(server.port());
+    let db = Db::new(&proxy.url());
+    db.row(1).await.expect("ok");
+    assert_eq!(db.row(1).await.as_deref(), Ok("1:v1"));
+    assert_eq!(db.cache.stats().hits, 1);
+
+    proxy.set_mode(Mode::Blackhole);
+    let mut slowest = Duration::ZERO;
+    for _ in 0..50 {
+        let started = Instant::now();
+        assert_eq!(db.row(1).await.as_deref(), Ok("1:v1"));
+        slowest = slowest.max(started.elapsed());
+    }
+    let stats = db.cache.stats();
+    println!("slowest call {slowest:?} while blackholed; {stats:?}");
+    // Each call reads once. The first five wait out the 50 ms deadline; then the
+    // breaker opens and the rest never touch the network (a probe may go through if
+    // the machine stalls past the open interval).
+    assert_eq!(stats.breaker_opens, 1, "{stats:?}");
+    assert!((5..=7).contains(&stats.timeouts), "{stats:?}");
+    assert_eq!(stats.timeouts + stats.short_circuited, 50, "{stats:?}");
+    // The bound on the slowest call is the deadline plus the function; the slack is
+    // only there for a busy machine.
+    assert!(slowest < Duration::from_secs(1), "{slowest:?}");
+
+    proxy.set_mode(Mode::Pass);
+    let resumed = until_a_hit(&db, 1, Duration::from_secs(10)).await;
+    println!("first hit {resumed:?} after the blackhole ended");
+    assert!(resumed.is_some(), "hits resumed: {:?}", db.cache.stats());
+}
+
+/// Reads row 1 until the queued invalidation of it is applied, checking that every
+/// read returns version 2 (never the version 1 still stored), then until it is cached
+/// again.
+async fn reads_stay_fresh_until_retried(db: &Db, when: &str) {
+    let started = Instant::now();
+    while db.cache.stats().invalidations == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the queued invalidation was never applied: {:?}",
+            db.cache.stats()
+        );
+        assert_eq!(db.row(1).await.as_deref(), Ok("1:v2"), "{when}");
+        // Polling: the retry's timer is inside the cache.
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(db.row(1).await.as_deref(), Ok("1:v2"));
+    let hit = until_a_hit(db, 1, Duration::from_secs(10)).await;
+    assert!(
+        hit.is_some(),
+        "the entry is cached again: {:?}",
+        db.cache.stats()
+    );
+    assert_eq!(db.row(1).await.as_deref(), Ok("1:v2"));
+}
+
+/// Fills row 1, cuts Redis off, runs `write` (which bumps the row to version 2 and
+/// fails to reach Redis), brings Redis back, and checks that no read ever returns
+/// version 1 again while the queued invalidation is retried and applied.
+async fn write_during_outage<W, F>(write: W)
+where
+    W: FnOnce(Arc<Db>) -> F,
+    F: Future<Output = ()>,
+{
+    let server = RedisServer::start();
+    let proxy = FaultProxy::start(server.port());
+    let db = Db::new(&proxy.url());
+    db.row(1).await.expect("ok");
+    assert_eq!(db.row(1).await.as_deref(), Ok("1:v1"), "a hit");
+
+    proxy.set_mode(Mode::Reset);
+    write(db.clone()).await;
+    assert_eq!(db.cache.stats().invalidations_queued, 1);
+    assert_eq!(db.row(1).await.as_deref(), Ok("1:v2"), "during the outage");
+
+    proxy.set_mode(Mode::Pass);
+    // Redis still holds version 1 for a while.
+    reads_stay_fresh_until_retried(&db, "after recovery").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalidation_during_an_outage_is_applied_after_recovery_and_nothing_stale_is_read() {
+    write_during_outage(|db| async move {
+        db.update(1).await.expect("the function's own result");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_through_during_an_outage_becomes_an_invalidation() {
+    write_during_outage(|db| async move {
+        let written = db.update_through(1).await;
+        assert_eq!(written.as_deref(), Ok("1:v2"));
+    })
+    .await;
+}
+
+/// Runs `args` on `server` with a blocking connection (test setup only).
+fn admin<T: redis::FromRedisValue>(server: &RedisServer, args: &[&str]) -> T {
+    let mut connection = server
+        .client()
+        .get_connection()
+        .unwrap_or_else(|err| panic!("test server unreachable: {err}"));
+    let mut cmd = redis::cmd(args[0]);
+    for arg in &args[1..] {
+        cmd.arg(*arg);
+    }
+    cmd.query(&mut connection)
+        .unwrap_or_else(|err| panic!("{args:?}: {err}"))
+}
+
+/// Makes `replica` a replica of `primary` and waits until it holds `primary`'s data
+/// (polling `INFO`: the end of a resync is not an event a client can await).
+fn replicate(replica: &RedisServer, primary: &RedisServer) {
+    let port = primary.port().to_string();
+    let () = admin(replica, &["REPLICAOF", "127.0.0.1", &port]);
+    let started = Instant::now();
+    loop {
+        let info: String = admin(replica, &["INFO", "replication"]);
+        if info.contains("master_link_status:up") {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the replica never synced: {info}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A failover seen by a client that still reaches the old primary: it is demoted to a
+/// replica of the promoted one, and answers every write with `READONLY`. Calls keep
+/// answering with the database's value, the invalidation that cannot be written is
+/// queued, the entry it targets is not read meanwhile, and once the endpoint takes
+/// writes again the invalidation is applied and nothing stale is ever returned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_refused_by_a_demoted_primary_are_retried_and_nothing_stale_is_read() {
+    let old = RedisServer::start();
+    let promoted = RedisServer::start();
+    let db = Db::new(&old.url());
+    db.row(1).await.expect("ok");
+    assert_eq!(db.row(1).await.as_deref(), Ok("1:v1"), "a hit");
+
+    // The replica copies the entry, is promoted, and the old primary follows it.
+    replicate(&promoted, &old);
+    let () = admin(&promoted, &["REPLICAOF", "NO", "ONE"]);
+    replicate(&old, &promoted);
+    assert_eq!(
+        old.entry_keys("*").len(),
+        1,
+        "the entry survived the failover"
+    );
+    assert_eq!(db.row(1).await.as_deref(), Ok("1:v1"), "still a hit");
+
+    db.update(1).await.expect("the function's own result");
+    let stats = db.cache.stats();
+    assert_eq!(stats.invalidations_queued, 1, "refused, queued: {stats:?}");
+    // A miss on another row: the read works, the lease is refused; the call answers.
+    assert_eq!(db.row(2).await.as_deref(), Ok("2:v2"));
+    for _ in 0..3 {
+        assert_eq!(db.row(1).await.as_deref(), Ok("1:v2"), "while demoted");
+    }
+    assert_eq!(
+        old.entry_keys("*").len(),
+        1,
+        "the old value is still stored"
+    );
+
+    let () = admin(&old, &["REPLICAOF", "NO", "ONE"]);
+    reads_stay_fresh_until_retried(&db, "after promotion").await;
+}
