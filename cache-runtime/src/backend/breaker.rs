@@ -13,7 +13,7 @@
 //! failures. The state lives in atomics: admitting an operation while closed is one
 //! load.
 
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use redis::{ErrorKind, RedisError, ServerErrorKind};
@@ -59,18 +59,43 @@ pub enum BreakerState {
     HalfOpen,
 }
 
-const CLOSED: u8 = 0;
-const OPEN: u8 = 1;
-const HALF_OPEN: u8 = 2;
+/// The state and its generation share one word, so that every transition is one
+/// compare-and-swap from the word an operation was admitted under: an outcome that
+/// arrives after the state moved on (an operation admitted before the breaker opened
+/// that fails after it closed again, say) cannot move it.
+const STATE_BITS: u64 = 2;
+const STATE_MASK: u64 = (1 << STATE_BITS) - 1;
+const CLOSED: u64 = 0;
+const OPEN: u64 = 1;
+const HALF_OPEN: u64 = 2;
+
+fn state_of(word: u64) -> u64 {
+    word & STATE_MASK
+}
+
+/// The word for `state` in the generation after `word`'s.
+fn next(word: u64, state: u64) -> u64 {
+    ((word >> STATE_BITS).wrapping_add(1) << STATE_BITS) | state
+}
+
+/// `probe_started_ms` when no probe is running.
+const NO_PROBE: u64 = u64::MAX;
 
 pub(crate) struct Breaker {
     settings: BreakerSettings,
     /// The endpoint, for logs.
     endpoint: String,
-    state: AtomicU8,
+    /// State (low bits) and generation (the rest).
+    word: AtomicU64,
+    /// Consecutive failures in the current closed generation.
     failures: AtomicU32,
+    /// Successful probes in the current half-open generation.
     probe_successes: AtomicU32,
-    probe_in_flight: AtomicBool,
+    /// When the running probe was admitted, in ms since `epoch`, or [`NO_PROBE`].
+    probe_started_ms: AtomicU64,
+    /// A probe older than this no longer holds the slot: its caller stopped polling
+    /// it without dropping it.
+    probe_expiry_ms: u64,
     /// When the open interval ends, in ms since `epoch`.
     open_until_ms: AtomicU64,
     epoch: Instant,
@@ -82,26 +107,37 @@ pub(crate) struct Breaker {
 /// unrecorded (the operation was cancelled), it frees the probe slot.
 pub(crate) struct Permit<'a> {
     breaker: &'a Breaker,
-    probe: bool,
+    /// The state word it was admitted under.
+    word: u64,
+    /// For a probe: when it was admitted (its claim on the slot).
+    probe_started_ms: Option<u64>,
 }
 
 impl Drop for Permit<'_> {
     fn drop(&mut self) {
-        if self.probe {
-            self.breaker.probe_in_flight.store(false, Ordering::Release);
+        if let Some(started) = self.probe_started_ms {
+            // Only its own claim: an expired probe must not free a newer probe's slot.
+            let _ = self.breaker.probe_started_ms.compare_exchange(
+                started,
+                NO_PROBE,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            );
         }
     }
 }
 
 impl Breaker {
-    pub(crate) fn new(settings: BreakerSettings, endpoint: String) -> Self {
+    /// A breaker for operations bounded by `deadline`.
+    pub(crate) fn new(settings: BreakerSettings, endpoint: String, deadline: Duration) -> Self {
         Self {
             settings,
             endpoint,
-            state: AtomicU8::new(CLOSED),
+            word: AtomicU64::new(CLOSED),
             failures: AtomicU32::new(0),
             probe_successes: AtomicU32::new(0),
-            probe_in_flight: AtomicBool::new(false),
+            probe_started_ms: AtomicU64::new(NO_PROBE),
+            probe_expiry_ms: millis(deadline.saturating_mul(2)).max(1),
             open_until_ms: AtomicU64::new(0),
             epoch: Instant::now(),
             opened: AtomicU64::new(0),
@@ -110,11 +146,11 @@ impl Breaker {
     }
 
     fn now_ms(&self) -> u64 {
-        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+        millis(self.epoch.elapsed())
     }
 
     pub(crate) fn state(&self) -> BreakerState {
-        match self.state.load(Ordering::Acquire) {
+        match state_of(self.word.load(Ordering::Acquire)) {
             OPEN => BreakerState::Open,
             HALF_OPEN => BreakerState::HalfOpen,
             _ => BreakerState::Closed,
@@ -131,51 +167,66 @@ impl Breaker {
 
     /// Leave to run an operation, or [`BackendError::CircuitOpen`].
     pub(crate) fn admit(&self) -> Result<Permit<'_>, BackendError> {
-        let mut state = self.state.load(Ordering::Acquire);
-        if state == CLOSED {
-            return Ok(Permit {
-                breaker: self,
-                probe: false,
-            });
+        let mut word = self.word.load(Ordering::Acquire);
+        if state_of(word) == CLOSED {
+            return Ok(self.permit(word, None));
         }
-        if state == OPEN && self.now_ms() >= self.open_until_ms.load(Ordering::Acquire) {
-            // The open interval is over: start probing.
-            let _ =
-                self.state
-                    .compare_exchange(OPEN, HALF_OPEN, Ordering::AcqRel, Ordering::Acquire);
-            state = self.state.load(Ordering::Acquire);
+        let now = self.now_ms();
+        if state_of(word) == OPEN && now >= self.open_until_ms.load(Ordering::Acquire) {
+            // The open interval is over: start probing (or see who else did).
+            self.transition(word, HALF_OPEN);
+            word = self.word.load(Ordering::Acquire);
         }
-        if state == HALF_OPEN
-            && self
-                .probe_in_flight
-                .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
-                .is_ok()
-        {
-            return Ok(Permit {
-                breaker: self,
-                probe: true,
-            });
-        }
-        if state == CLOSED {
-            return Ok(Permit {
-                breaker: self,
-                probe: false,
-            });
+        match state_of(word) {
+            CLOSED => return Ok(self.permit(word, None)),
+            HALF_OPEN => {
+                if let Some(started) = self.claim_probe_slot(now) {
+                    // Closed or reopened by the previous probe meanwhile?
+                    if self.word.load(Ordering::Acquire) == word {
+                        return Ok(self.permit(word, Some(started)));
+                    }
+                    drop(self.permit(word, Some(started)));
+                }
+            }
+            _ => {}
         }
         self.rejected.fetch_add(1, Ordering::Relaxed);
         Err(BackendError::CircuitOpen)
     }
 
-    /// Records the outcome of the operation `permit` was given for.
+    fn permit(&self, word: u64, probe_started_ms: Option<u64>) -> Permit<'_> {
+        Permit {
+            breaker: self,
+            word,
+            probe_started_ms,
+        }
+    }
+
+    /// Takes the probe slot if it is free or its probe has expired; returns the claim.
+    fn claim_probe_slot(&self, now: u64) -> Option<u64> {
+        let current = self.probe_started_ms.load(Ordering::Acquire);
+        let free = current == NO_PROBE || now.saturating_sub(current) >= self.probe_expiry_ms;
+        (free
+            && (self.probe_started_ms)
+                .compare_exchange(current, now, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok())
+        .then_some(now)
+    }
+
+    /// Records the outcome of the operation `permit` was given for. Outcomes of
+    /// operations admitted under an earlier state are ignored.
     pub(crate) fn record<T>(&self, permit: Permit<'_>, outcome: &Result<T, BackendError>) {
+        if self.word.load(Ordering::Acquire) != permit.word {
+            return;
+        }
         let failed = outcome.as_ref().err().is_some_and(counts_as_failure);
-        if permit.probe {
+        if permit.probe_started_ms.is_some() {
             if failed {
-                self.open("a probe failed");
+                self.transition(permit.word, OPEN);
             } else {
                 let successes = self.probe_successes.fetch_add(1, Ordering::AcqRel) + 1;
                 if successes >= self.settings.close_after {
-                    self.close();
+                    self.transition(permit.word, CLOSED);
                 }
             }
             // Dropping the permit frees the probe slot for the next probe.
@@ -189,40 +240,60 @@ impl Breaker {
         }
         let failures = self.failures.fetch_add(1, Ordering::AcqRel) + 1;
         let threshold = self.settings.failure_threshold;
-        if threshold > 0 && failures >= threshold && self.state.load(Ordering::Acquire) == CLOSED {
-            self.open("consecutive failures reached the threshold");
+        if threshold > 0 && failures >= threshold {
+            self.transition(permit.word, OPEN);
         }
     }
 
-    fn open(&self, why: &'static str) {
-        let until = self
-            .now_ms()
-            .saturating_add(u64::try_from(self.settings.open_for.as_millis()).unwrap_or(u64::MAX));
-        self.open_until_ms.store(until, Ordering::Release);
-        self.probe_successes.store(0, Ordering::Release);
-        let previous = self.state.swap(OPEN, Ordering::AcqRel);
-        if previous == CLOSED {
-            self.opened.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(
+    /// Moves from the state word `from` to `to`, unless another thread moved first.
+    fn transition(&self, from: u64, to: u64) {
+        if to == OPEN {
+            // Set before the state: whoever sees OPEN sees its interval.
+            let until = self.now_ms().saturating_add(millis(self.settings.open_for));
+            self.open_until_ms.store(until, Ordering::Release);
+        }
+        // The counters of the new state start from zero. (Racing a transition that
+        // another thread won, this may drop one count of the new state: that only
+        // delays its next transition by one operation.)
+        match to {
+            CLOSED => self.failures.store(0, Ordering::Release),
+            HALF_OPEN => self.probe_successes.store(0, Ordering::Release),
+            _ => {}
+        }
+        let moved = self
+            .word
+            .compare_exchange(from, next(from, to), Ordering::AcqRel, Ordering::Acquire)
+            .is_ok();
+        if !moved {
+            return;
+        }
+        match (state_of(from), to) {
+            (CLOSED, OPEN) => {
+                self.opened.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(
+                    target: "cache_runtime",
+                    endpoint = %self.endpoint,
+                    open_for = ?self.settings.open_for,
+                    "circuit breaker opened after consecutive failures: skipping Redis, calls run their functions directly"
+                );
+            }
+            (HALF_OPEN, OPEN) => tracing::debug!(
                 target: "cache_runtime",
                 endpoint = %self.endpoint,
-                reason = why,
-                open_for = ?self.settings.open_for,
-                "circuit breaker opened: skipping Redis, calls run their functions directly"
-            );
-        }
-    }
-
-    fn close(&self) {
-        self.failures.store(0, Ordering::Release);
-        if self.state.swap(CLOSED, Ordering::AcqRel) != CLOSED {
-            tracing::info!(
+                "circuit breaker probe failed: open again"
+            ),
+            (_, CLOSED) => tracing::info!(
                 target: "cache_runtime",
                 endpoint = %self.endpoint,
                 "circuit breaker closed: Redis answers again"
-            );
+            ),
+            _ => {}
         }
     }
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Whether an error says the server is unavailable (as opposed to a reply from a
@@ -265,6 +336,7 @@ mod tests {
                 close_after: 2,
             },
             "test".into(),
+            Duration::from_secs(1),
         )
     }
 
@@ -331,6 +403,98 @@ mod tests {
     }
 
     #[test]
+    fn outcomes_from_before_a_transition_do_not_count() {
+        let breaker = breaker(Duration::ZERO);
+        let old: Vec<_> = (0..3).map(|_| breaker.admit().expect("closed")).collect();
+        for _ in 0..3 {
+            fail(&breaker);
+        }
+        succeed(&breaker);
+        succeed(&breaker);
+        assert_eq!(breaker.state(), BreakerState::Closed, "probed and closed");
+        // Admitted before it opened, failing only now: not failures of this closing.
+        for permit in old {
+            breaker.record::<()>(permit, &Err(BackendError::Timeout(Duration::ZERO)));
+        }
+        assert_eq!(breaker.state(), BreakerState::Closed);
+        fail(&breaker);
+        fail(&breaker);
+        assert_eq!(
+            breaker.state(),
+            BreakerState::Closed,
+            "counting starts over"
+        );
+    }
+
+    #[test]
+    fn a_probe_that_is_never_finished_gives_up_the_slot() {
+        let breaker = Breaker::new(
+            BreakerSettings {
+                failure_threshold: 1,
+                open_for: Duration::ZERO,
+                close_after: 1,
+            },
+            "test".into(),
+            Duration::from_millis(1),
+        );
+        fail(&breaker);
+        let stuck = breaker.admit().expect("a probe");
+        assert!(breaker.admit().is_err(), "one probe at a time");
+        // Time passing is the event here: the probe outlives twice the deadline.
+        std::thread::sleep(Duration::from_millis(5));
+        let next = breaker.admit().expect("the stuck probe expired");
+        drop(stuck);
+        assert!(
+            breaker.admit().is_err(),
+            "the expired probe did not free the slot of the next one"
+        );
+        breaker.record(next, &Ok(()));
+        assert_eq!(breaker.state(), BreakerState::Closed);
+    }
+
+    #[test]
+    fn concurrent_callers_run_one_probe_at_a_time() {
+        use std::sync::atomic::AtomicUsize;
+        let breaker = Breaker::new(
+            BreakerSettings {
+                failure_threshold: 1,
+                open_for: Duration::ZERO,
+                close_after: 3,
+            },
+            "test".into(),
+            Duration::from_secs(60),
+        );
+        let probing = AtomicUsize::new(0);
+        let most = AtomicUsize::new(0);
+        std::thread::scope(|scope| {
+            for thread in 0..4 {
+                let (breaker, probing, most) = (&breaker, &probing, &most);
+                scope.spawn(move || {
+                    for round in 0..5_000 {
+                        let Ok(permit) = breaker.admit() else {
+                            continue;
+                        };
+                        let probe = permit.probe_started_ms.is_some();
+                        if probe {
+                            let now = probing.fetch_add(1, Ordering::SeqCst) + 1;
+                            most.fetch_max(now, Ordering::SeqCst);
+                            probing.fetch_sub(1, Ordering::SeqCst);
+                        }
+                        let outcome = if (round + thread) % 7 == 0 {
+                            Err(BackendError::Timeout(Duration::ZERO))
+                        } else {
+                            Ok(())
+                        };
+                        breaker.record(permit, &outcome);
+                    }
+                });
+            }
+        });
+        assert_eq!(most.load(Ordering::SeqCst), 1, "never two probes at once");
+        assert!(breaker.counts().0 >= 1);
+    }
+
+    #[test]
     fn server_replies_are_not_failures() {
         let wrong_type = RedisError::from((
             ErrorKind::Server(ServerErrorKind::ResponseError),
@@ -350,6 +514,7 @@ mod tests {
                 ..BreakerSettings::default()
             },
             "test".into(),
+            Duration::from_secs(1),
         );
         for _ in 0..100 {
             fail(&breaker);

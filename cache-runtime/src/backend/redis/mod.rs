@@ -60,7 +60,7 @@ impl RedisBackend {
             deadline,
             connect_timeout,
             connection: OnceLock::new(),
-            breaker: Breaker::new(breaker, endpoint.clone()),
+            breaker: Breaker::new(breaker, endpoint.clone(), deadline),
             endpoint,
         }
     }
