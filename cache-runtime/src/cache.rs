@@ -253,6 +253,7 @@ impl Cache {
             stats.breaker_opens = opened;
             stats.short_circuited = rejected;
         }
+        stats.waiting_for_loads = self.inner.flights.waiting();
         stats
     }
 

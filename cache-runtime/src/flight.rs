@@ -100,6 +100,8 @@ type InFlight = (u64, watch::Receiver<Option<Landing>>);
 pub(crate) struct Flights {
     in_progress: Mutex<HashMap<CacheKey, InFlight>>,
     next_id: AtomicU64,
+    /// Followers waiting right now, over all flights.
+    waiting: AtomicU64,
 }
 
 /// A caller's part in the load of a key.
@@ -107,7 +109,7 @@ pub(crate) enum Role<'a> {
     /// This caller loads, then lands its result.
     Leader(Lead<'a>),
     /// Another caller is loading: wait for it.
-    Follower(Follow),
+    Follower(Follow<'a>),
 }
 
 impl Flights {
@@ -118,7 +120,11 @@ impl Flights {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         if let Some((_, landing)) = in_progress.get(&key) {
-            return Role::Follower(Follow(landing.clone()));
+            self.waiting.fetch_add(1, Relaxed);
+            return Role::Follower(Follow {
+                flights: self,
+                landing: landing.clone(),
+            });
         }
         let id = self.next_id.fetch_add(1, Relaxed);
         let (sender, receiver) = watch::channel(None);
@@ -129,6 +135,11 @@ impl Flights {
             id,
             sender,
         })
+    }
+
+    /// How many callers are waiting for another caller's load right now.
+    pub(crate) fn waiting(&self) -> u64 {
+        self.waiting.load(Relaxed)
     }
 }
 
@@ -163,8 +174,17 @@ impl Drop for Lead<'_> {
     }
 }
 
-/// A follower's side of a flight.
-pub(crate) struct Follow(watch::Receiver<Option<Landing>>);
+/// A follower's side of a flight; counted in [`Flights::waiting`] until dropped.
+pub(crate) struct Follow<'a> {
+    flights: &'a Flights,
+    landing: watch::Receiver<Option<Landing>>,
+}
+
+impl Drop for Follow<'_> {
+    fn drop(&mut self) {
+        self.flights.waiting.fetch_sub(1, Relaxed);
+    }
+}
 
 /// How a follower's wait ended.
 pub(crate) enum Followed {
@@ -175,10 +195,10 @@ pub(crate) enum Followed {
     TimedOut,
 }
 
-impl Follow {
+impl Follow<'_> {
     /// Waits at most `limit` for the leader to land.
     pub(crate) async fn wait(mut self, limit: Duration) -> Followed {
-        match tokio::time::timeout(limit, self.0.wait_for(Option::is_some)).await {
+        match tokio::time::timeout(limit, self.landing.wait_for(Option::is_some)).await {
             Ok(Ok(landed)) => match &*landed {
                 Some(landing) => Followed::Landed(landing.clone()),
                 None => Followed::LeaderGone,
@@ -223,6 +243,7 @@ mod tests {
         let Role::Follower(follow) = flights.join(key(1)) else {
             panic!("the second caller follows");
         };
+        assert_eq!(flights.waiting(), 1);
         // Another key has its own flight.
         assert!(matches!(flights.join(key(2)), Role::Leader(_)));
         lead.land(Landing::Envelope(Arc::from(&b"v"[..])));
@@ -230,6 +251,11 @@ mod tests {
             Followed::Landed(Landing::Envelope(bytes)) => assert_eq!(&*bytes, b"v"),
             _ => panic!("expected the leader's envelope"),
         }
+        assert_eq!(
+            flights.waiting(),
+            0,
+            "a follower that was answered is not waiting"
+        );
         // The flight is over: the next caller leads again.
         assert!(matches!(flights.join(key(1)), Role::Leader(_)));
     }

@@ -79,6 +79,9 @@ counters! {
     breaker_opens,
     /// Operations the open circuit breaker turned away without asking Redis.
     short_circuited,
+    /// Callers waiting, at the time of the snapshot, for a concurrent call's load of
+    /// the same key in this process: a gauge, not a count since the cache was built.
+    waiting_for_loads,
 }
 
 impl Counters {

@@ -172,12 +172,13 @@ async fn single_flight_keeps_working_while_the_breaker_is_open() {
         })
         .collect();
     db.gate.arrived(1).await;
-    // Every caller has been turned away by the breaker (counted just before it joins
-    // the load); there is no event to await for that, so yield until the count.
-    yield_until_stats(&db.cache, "every caller was short-circuited", |stats| {
-        stats.short_circuited >= 100
+    // The 99 others wait for the one load; there is no event to await for that, so
+    // yield until the gauge says so.
+    yield_until_stats(&db.cache, "99 callers wait for the load", |stats| {
+        stats.waiting_for_loads == 99
     })
     .await;
+    assert!(db.cache.stats().short_circuited >= 100, "none asked Redis");
     db.gate.open();
     for caller in callers {
         assert_eq!(caller.await.expect("task").as_deref(), Ok("1:v1"));

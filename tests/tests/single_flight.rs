@@ -76,8 +76,8 @@ fn redis_cache(server: &RedisServer, lease: Duration) -> Cache {
 }
 
 /// Calls `item(id)` from `callers` tasks at once; the gate opens once the first
-/// caller's load is at the gate and every caller has missed (and so waits for that
-/// load). Returns the results.
+/// caller's load is at the gate and every other caller waits for that load. Returns
+/// the results.
 async fn crowd(db: &Arc<Db>, id: u64, callers: usize) -> Vec<Result<String, String>> {
     let tasks: Vec<_> = (0..callers)
         .map(|_| {
@@ -86,11 +86,13 @@ async fn crowd(db: &Arc<Db>, id: u64, callers: usize) -> Vec<Result<String, Stri
         })
         .collect();
     db.gate.arrived(1).await;
-    // Missing is counted just before a caller joins the load; there is no event to
-    // await for it, so yield until the count is reached.
-    yield_until_stats(&db.cache, "every caller missed", |stats| {
-        stats.misses >= callers as u64
-    })
+    // There is no event to await for the others joining that load, so yield until
+    // the gauge says they all wait.
+    yield_until_stats(
+        &db.cache,
+        "every other caller waits for the load",
+        |stats| stats.waiting_for_loads == callers as u64 - 1,
+    )
     .await;
     db.gate.open();
     let mut results = Vec::with_capacity(callers);
@@ -134,6 +136,10 @@ async fn waiting_callers_of_a_type_that_is_not_clone_decode_the_stored_value() {
             tokio::spawn(async move { db.report(1).await })
         })
         .collect();
+    yield_until_stats(&db.cache, "the followers wait for the load", |stats| {
+        stats.waiting_for_loads == 50
+    })
+    .await;
     db.gate.open();
 
     assert_eq!(leader.await.expect("task").ok(), Some(Report { id: 1 }));
