@@ -5,11 +5,9 @@
 //! and turned into "run the function". Nothing here returns an error to the caller of
 //! a cached function.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
-use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
-
-use tokio::sync::mpsc;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -26,7 +24,7 @@ use crate::group::{CacheGroup, IndexKey};
 use crate::health::{BackendKind, HealthReport};
 use crate::key::CacheKey;
 use crate::report::Throttle;
-use crate::retry::{self, Attempt, Pending, Retry, Unapplied};
+use crate::retry::{self, Attempt, Pending, Retries, Status};
 use crate::stats::{CacheStats, Counters};
 use crate::ttl::Ttl;
 
@@ -54,10 +52,9 @@ struct Inner {
     counters: ShardedCounters,
     backend_failures: Throttle,
     data_failures: Throttle,
-    /// Invalidations waiting to be retried; see [`crate::retry`].
-    retries: OnceLock<mpsc::UnboundedSender<Retry>>,
-    /// What those invalidations target, for reads to steer around.
-    unapplied: Unapplied,
+    /// Invalidations waiting to be retried, for reads to steer around; see
+    /// [`crate::retry`].
+    retries: Retries,
     /// Loads in progress in this process; see [`crate::flight`].
     flights: Flights,
     /// How long a lease lasts; `None` when leases are off. See [`crate::lease`].
@@ -190,8 +187,7 @@ impl Cache {
                 counters: ShardedCounters::new(),
                 backend_failures: Throttle::new(REPORT_INTERVAL),
                 data_failures: Throttle::new(REPORT_INTERVAL),
-                retries: OnceLock::new(),
-                unapplied: Unapplied::default(),
+                retries: Retries::default(),
                 flights: Flights::default(),
                 lease,
                 load_wait,
@@ -378,7 +374,12 @@ impl Cache {
     /// Whether an invalidation of the entry `key` of `function` failed and is still
     /// waiting for its retry: then the entry must not be read.
     pub(crate) fn invalidation_pending(&self, key: &CacheKey, function: &CachedFn) -> bool {
-        self.inner.unapplied.targets(key, || self.indexes(function))
+        let pending = (self.inner.retries).target(key, || self.indexes(function));
+        if pending {
+            // Its retry task may have gone with the runtime it ran on.
+            self.keep_retrying();
+        }
+        pending
     }
 
     /// Adds one to a counter of the current thread's set.
@@ -472,16 +473,18 @@ impl Cache {
 
     /// One attempt now; on failure, queued for retries until `ttl` has passed.
     async fn invalidate(&self, what: Pending, ttl: Duration) {
+        let earlier_failure = self.inner.retries.version(&what);
         match self.try_invalidate(what).await {
-            Ok(()) => self.count(|c| &c.invalidations),
+            Ok(()) => {
+                self.count(|c| &c.invalidations);
+                // It also did what an earlier failed attempt still had to.
+                self.inner.retries.applied(&what, earlier_failure);
+            }
             Err(err) => {
                 self.backend_failed("invalidate", &what, &err);
                 self.count(|c| &c.invalidations_queued);
-                self.inner.unapplied.add(what);
-                self.queue_retry(Retry {
-                    what,
-                    give_up_at: Instant::now() + ttl,
-                });
+                self.inner.retries.add(what, Instant::now() + ttl);
+                self.keep_retrying();
             }
         }
     }
@@ -493,47 +496,53 @@ impl Cache {
         }
     }
 
-    /// Hands `retry` to this cache's retry task, starting the task on first use. The
-    /// task holds the cache weakly and ends when the cache is dropped.
-    fn queue_retry(&self, retry: Retry) {
-        let sender = self.inner.retries.get_or_init(|| {
-            let (sender, queue) = mpsc::unbounded_channel();
-            let weak = Arc::downgrade(&self.inner);
-            let for_abandoned = weak.clone();
-            let attempt = move |what: Pending| {
-                let weak = weak.clone();
-                async move {
-                    let Some(inner) = weak.upgrade() else {
-                        return Attempt::CacheDropped;
-                    };
-                    let cache = Cache { inner };
-                    match cache.try_invalidate(what).await {
-                        Ok(()) => {
-                            cache.count(|c| &c.invalidations);
-                            cache.inner.unapplied.remove(&what);
-                            tracing::info!(target: "cache_runtime", target_key = %what, "queued invalidation applied");
-                            Attempt::Applied
-                        }
-                        Err(_) => Attempt::Failed,
-                    }
+    /// Starts a retry task if invalidations wait and none runs: on the first failure,
+    /// or after the runtime the last one ran on shut down. The task holds the cache
+    /// weakly and ends when the cache is dropped.
+    fn keep_retrying(&self) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            // Not on a runtime: the next failure or bypassed read on one starts it.
+            return;
+        };
+        let Some(queue) = self.inner.retries.restart_if_stopped() else {
+            return;
+        };
+        let weak = Arc::downgrade(&self.inner);
+        runtime.spawn(retry::run(queue, move |what| {
+            let weak = weak.clone();
+            async move {
+                match weak.upgrade() {
+                    Some(inner) => Cache { inner }.retry(what).await,
+                    None => Attempt::CacheDropped,
                 }
-            };
-            let abandoned = move |what: &Pending| {
-                if let Some(inner) = for_abandoned.upgrade() {
-                    Counters::bump(&inner.counters.local().invalidations_expired);
-                    inner.unapplied.remove(what);
-                }
+            }
+        }));
+    }
+
+    /// One retry of a queued invalidation, unless it is no longer needed.
+    async fn retry(&self, what: Pending) -> Attempt {
+        let version = match self.inner.retries.status(&what, Instant::now()) {
+            Status::Due(version) => version,
+            Status::Done => return Attempt::Done,
+            Status::Expired => {
+                self.count(|c| &c.invalidations_expired);
                 tracing::warn!(
                     target: "cache_runtime",
                     target_key = %what,
                     "queued invalidation dropped: the backend stayed unreachable until the entries expired"
                 );
-            };
-            tokio::spawn(retry::run(queue, attempt, abandoned));
-            sender
-        });
-        // Fails only if the task has ended, which it does only once the cache is gone.
-        let _ = sender.send(retry);
+                return Attempt::Done;
+            }
+        };
+        match self.try_invalidate(what).await {
+            Ok(()) => {
+                self.count(|c| &c.invalidations);
+                self.inner.retries.applied(&what, Some(version));
+                tracing::info!(target: "cache_runtime", target_key = %what, "queued invalidation applied");
+                Attempt::Done
+            }
+            Err(_) => Attempt::Failed,
+        }
     }
 
     pub(crate) fn backend_failed(

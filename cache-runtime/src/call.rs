@@ -138,21 +138,21 @@ where
     if cache.is_off() {
         return body.await;
     }
-    let backend_up = if cache.invalidation_pending(&key, function) {
+    if cache.invalidation_pending(&key, function) {
         // An invalidation of this entry failed and waits for its retry: the entry
-        // may be stale, so neither read nor fill it until then.
+        // may be stale, so neither read nor fill it until then, nor take a result
+        // from a load that may have started before the invalidation.
         cache.count(|c| &c.misses);
-        false
-    } else {
-        match cache.lookup::<O::Value>(&key).await {
-            Lookup::Hit(found) => {
-                return serve::<R, O, F>(cache, function, &key, found, body).await;
-            }
-            Lookup::Miss | Lookup::Loading => true,
-            // The backend just failed: loads still share one run of the function,
-            // but take no lease and write nothing, which would cost more deadlines.
-            Lookup::Unavailable => false,
+        return body.await;
+    }
+    let backend_up = match cache.lookup::<O::Value>(&key).await {
+        Lookup::Hit(found) => {
+            return serve::<R, O, F>(cache, function, &key, found, body).await;
         }
+        Lookup::Miss | Lookup::Loading => true,
+        // The backend just failed: loads still share one run of the function,
+        // but take no lease and write nothing, which would cost more deadlines.
+        Lookup::Unavailable => false,
     };
     // One bound for all the waiting this call does for other callers' loads.
     let give_up_at = Instant::now() + cache.load_wait();
@@ -168,6 +168,11 @@ where
                         cache.count(|c| &c.coalesced);
                         return ret;
                     }
+                    return body.await;
+                }
+                // The leader was cancelled, or its result lost to an invalidation:
+                // load again, unless that invalidation failed and waits for a retry.
+                Followed::LeaderGone if cache.invalidation_pending(&key, function) => {
                     return body.await;
                 }
                 Followed::LeaderGone => continue,
@@ -276,6 +281,12 @@ impl Load<'_> {
         let (ret, envelope) = run::<R, O, F>(cache, key, body).await;
         let filled = match write {
             Write::Leased(lease) => settle(lease, envelope.clone(), function).await,
+            // As a lease would be (see `LeaseGuard::fill`), the load is revoked by an
+            // invalidation that failed meanwhile and waits for its retry.
+            Write::Unconditional | Write::Nothing if cache.invalidation_pending(key, function) => {
+                cache.count(|c| &c.fills_revoked);
+                Some(Filled::Revoked)
+            }
             Write::Unconditional => {
                 if let Some(bytes) = &envelope {
                     cache.write(key, bytes.clone(), function).await;

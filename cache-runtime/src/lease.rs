@@ -168,9 +168,16 @@ impl LeaseGuard {
         }
     }
 
-    /// Writes `bytes` (an envelope) if the lease is still in place.
+    /// Writes `bytes` (an envelope) if the lease is still in place, and no
+    /// invalidation of the entry failed meanwhile: that one waits for its retry and
+    /// could not revoke the lease in the backend, so it revokes it here.
     pub(crate) async fn fill(mut self, bytes: Arc<[u8]>, function: &CachedFn) -> Filled {
         let cache = self.cache.clone();
+        if cache.invalidation_pending(&self.key, function) {
+            cache.count(|c| &c.fills_revoked);
+            self.release().await;
+            return Filled::Revoked;
+        }
         let indexes = cache.indexes(function);
         let filled = (cache.backend_ref())
             .fill(

@@ -11,7 +11,7 @@ use cache_runtime::{
     BreakerSettings, BreakerState, Cache, CacheConfig, cache_put, cached, invalidate,
 };
 use cache_tests::fault_proxy::Mode;
-use cache_tests::{FaultProxy, Gate, RedisServer, yield_until_stats};
+use cache_tests::{AclRedisServer, FaultProxy, Gate, RedisServer, yield_until_stats};
 use tokio::sync::watch;
 
 /// A stand-in database behind cached reads.
@@ -46,10 +46,12 @@ impl Db {
     #[cached(ttl = 600, prefix = "row", cache = self.cache)]
     async fn row(&self, id: u64) -> Result<String, String> {
         self.loads.fetch_add(1, SeqCst);
+        // Read, then (when held) slow to return: a write can overtake the load.
+        let version = self.version.load(SeqCst);
         if self.hold.load(SeqCst) {
             self.gate.wait().await;
         }
-        Ok(format!("{id}:v{}", self.version.load(SeqCst)))
+        Ok(format!("{id}:v{version}"))
     }
 
     #[invalidate(self.row(id))]
@@ -285,6 +287,76 @@ async fn a_write_through_during_an_outage_becomes_an_invalidation() {
         assert_eq!(written.as_deref(), Ok("1:v2"));
     })
     .await;
+}
+
+/// An invalidation that Redis refuses (here by ACL: the user may not `UNLINK`) stays
+/// queued. A load that was under way when it failed may predate the write, so it is
+/// neither stored (another process would read it) nor given to callers that came
+/// after the write: they run the function themselves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_load_overtaken_by_a_refused_invalidation_is_neither_stored_nor_shared() {
+    let server =
+        AclRedisServer::start_with_rules("app", "secret", &["~*", "&*", "+@all", "-unlink"]);
+    // Callers would wait for a load for the lease time: far longer than the test.
+    let cache = CacheConfig::redis(server.url())
+        .lease_time(Duration::from_secs(600))
+        .build()
+        .expect("valid");
+    let db = Db::from_cache(cache);
+    db.hold.store(true, SeqCst);
+    let early = tokio::spawn({
+        let db = db.clone();
+        async move { db.row(1).await }
+    });
+    db.gate.arrived(1).await;
+
+    db.update(1).await.expect("the function's own result");
+    assert_eq!(db.cache.stats().invalidations_queued, 1, "refused, queued");
+    db.hold.store(false, SeqCst);
+    let late = tokio::time::timeout(Duration::from_secs(20), db.row(1)).await;
+    assert_eq!(
+        late.expect("the late caller did not wait for the older load")
+            .as_deref(),
+        Ok("1:v2")
+    );
+
+    db.gate.open();
+    // Its call overlapped the write: the older version is a correct answer for it.
+    assert_eq!(early.await.expect("task").as_deref(), Ok("1:v1"));
+    assert_eq!(db.cache.stats().fills_revoked, 1);
+    assert_eq!(
+        server.entry_keys("*"),
+        Vec::<String>::new(),
+        "neither the older value nor the lease is left in Redis"
+    );
+    assert_eq!(db.row(1).await.as_deref(), Ok("1:v2"));
+}
+
+/// The retry task runs on the runtime of the call that queued the invalidation. If
+/// that runtime shuts down (a test's, a short-lived `block_on`), the next call on
+/// another runtime starts a new task with every invalidation still queued, so
+/// bypassed entries do not stay bypassed for good.
+#[test]
+fn queued_invalidations_outlive_the_runtime_that_queued_them() {
+    let runtime = || {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("a Tokio runtime")
+    };
+    let server = RedisServer::start();
+    let proxy = FaultProxy::start(server.port());
+    let db = Db::new(&proxy.url());
+    runtime().block_on(async {
+        db.row(1).await.expect("ok");
+        assert_eq!(db.row(1).await.as_deref(), Ok("1:v1"), "a hit");
+        proxy.set_mode(Mode::Reset);
+        db.update(1).await.expect("the function's own result");
+        assert_eq!(db.cache.stats().invalidations_queued, 1);
+    });
+    proxy.set_mode(Mode::Pass);
+    runtime().block_on(reads_stay_fresh_until_retried(&db, "on a new runtime"));
 }
 
 /// Runs `args` on `server` with a blocking connection (test setup only).
