@@ -438,6 +438,34 @@ async fn a_key_of_another_type_is_a_miss_and_gets_overwritten() {
     }
 }
 
+/// Something else stored under the name of the function's index (a sorted set of
+/// its entry keys): writes of the function would fail with `WRONGTYPE`. The cache
+/// removes the foreign key and writes again, so the function is cached as before.
+#[tokio::test]
+async fn an_index_name_holding_another_type_is_replaced() {
+    let setup = Setup::new(|config| config).await;
+    let indexes: Vec<String> = setup.command(redis::cmd("KEYS").arg("t:#fn:*")).await;
+    let [index] = indexes.as_slice() else {
+        panic!("one function index: {indexes:?}")
+    };
+    let () = setup
+        .command(redis::cmd("SET").arg(index).arg("not an index"))
+        .await;
+    let () = setup.command(redis::cmd("DEL").arg(&setup.key)).await;
+
+    let (calls, before) = (setup.calls.load(SeqCst), setup.cache.stats());
+    assert_eq!(setup.call().await, profile_of(ID));
+    let after = setup.cache.stats();
+    println!("a string under the index name: {}", delta(&before, &after));
+    assert_eq!(setup.calls.load(SeqCst), calls + 1, "a miss");
+    assert_eq!(after.writes, before.writes + 1, "{after:?}");
+    assert_eq!(after.backend_errors, before.backend_errors, "{after:?}");
+    let kind: String = setup.command(redis::cmd("TYPE").arg(index)).await;
+    assert_eq!(kind, "zset", "the index was remade");
+    assert_eq!(setup.call().await, profile_of(ID));
+    assert_eq!(setup.calls.load(SeqCst), calls + 1, "then a hit");
+}
+
 impl Setup {
     /// The entry as the cache writes it now: the valid one with the stored write time.
     async fn valid_now(&self) -> Vec<u8> {

@@ -18,11 +18,12 @@ use std::time::{Duration, Instant};
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
+mod indexes;
 mod scripts;
 
 use super::BackendError;
 use super::breaker::{Breaker, BreakerSettings, BreakerState};
-use crate::envelope::{LeaseToken, MAX_ENTRY_BYTES, unix_millis};
+use crate::envelope::{LeaseToken, MAX_ENTRY_BYTES};
 use crate::group::IndexKey;
 use crate::health::{BackendKind, HealthReport};
 use crate::key::CacheKey;
@@ -133,17 +134,12 @@ impl RedisBackend {
         ttl: Ttl,
         indexes: &[IndexKey],
     ) -> Result<(), BackendError> {
-        let mut connection = self.connection()?;
-        let mut pipe = redis::pipe();
-        add_to_indexes(&mut pipe, key, ttl, indexes);
-        pipe.cmd("SET")
-            .arg(key.as_str())
+        let mut set = redis::cmd("SET");
+        set.arg(key.as_str())
             .arg(bytes)
             .arg("PX")
-            .arg(ttl.as_millis())
-            .ignore();
-        self.within_deadline(pipe.query_async::<()>(&mut connection))
-            .await
+            .arg(ttl.as_millis());
+        self.indexed(key, ttl, indexes, set).await
     }
 
     /// Takes the lease on `key` if it is empty (storing `placeholder` for `lease`),
@@ -157,16 +153,9 @@ impl RedisBackend {
         ttl: Ttl,
         indexes: &[IndexKey],
     ) -> Result<Option<Vec<u8>>, BackendError> {
-        let mut connection = self.connection()?;
-        let mut pipe = redis::pipe();
-        add_to_indexes(&mut pipe, key, ttl, indexes);
         let mut acquire = script(scripts::ACQUIRE, key);
         (acquire.arg(placeholder).arg(lease.as_millis())).arg(MAX_ENTRY_BYTES);
-        pipe.add_command(acquire);
-        let (found,): (Option<Vec<u8>>,) = self
-            .within_deadline(pipe.query_async(&mut connection))
-            .await?;
-        Ok(found)
+        self.indexed(key, ttl, indexes, acquire).await
     }
 
     /// Writes `bytes` under `key` if the caller's lease `token` is still there, after
@@ -180,16 +169,9 @@ impl RedisBackend {
         ttl: Ttl,
         indexes: &[IndexKey],
     ) -> Result<bool, BackendError> {
-        let mut connection = self.connection()?;
-        let mut pipe = redis::pipe();
-        add_to_indexes(&mut pipe, key, ttl, indexes);
         let mut fill = script(scripts::FILL, key);
         fill.arg(&token.to_bytes()).arg(bytes).arg(ttl.as_millis());
-        pipe.add_command(fill);
-        let (written,): (bool,) = self
-            .within_deadline(pipe.query_async(&mut connection))
-            .await?;
-        Ok(written)
+        self.indexed(key, ttl, indexes, fill).await
     }
 
     /// Gives the lease `token` on `key` back, if it is still there.
@@ -291,39 +273,6 @@ fn script(script: &str, key: &CacheKey) -> redis::Cmd {
     let mut eval = redis::cmd("EVAL");
     eval.arg(script).arg(1).arg(key.as_str());
     eval
-}
-
-/// Queues the commands that record `key` in each index: a sorted set scored by
-/// expiry time. `ZADD`, then `ZREMRANGEBYSCORE` drops members that have expired, and
-/// `PEXPIRE .. NX` plus `PEXPIRE .. GT` make the index live as long as its
-/// longest-lived member. Each command names one key, so the pipeline works unchanged
-/// on Redis Cluster. The replies are ignored.
-fn add_to_indexes(pipe: &mut redis::Pipeline, key: &CacheKey, ttl: Ttl, indexes: &[IndexKey]) {
-    if indexes.is_empty() {
-        return;
-    }
-    let now = unix_millis();
-    let expires = now.saturating_add(ttl.as_millis());
-    for index in indexes {
-        let index = index.as_str();
-        pipe.cmd("ZADD")
-            .arg(index)
-            .arg(expires)
-            .arg(key.as_str())
-            .ignore();
-        pipe.cmd("ZREMRANGEBYSCORE")
-            .arg(index)
-            .arg("-inf")
-            .arg(now)
-            .ignore();
-        for condition in ["NX", "GT"] {
-            pipe.cmd("PEXPIRE")
-                .arg(index)
-                .arg(ttl.as_millis())
-                .arg(condition)
-                .ignore();
-        }
-    }
 }
 
 /// The value of `field` in an `INFO` reply (`field:value` lines).
