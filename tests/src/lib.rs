@@ -17,6 +17,7 @@ mod child;
 pub mod fault_proxy;
 mod gate;
 mod redis_server;
+mod rows;
 mod secure_server;
 mod wait;
 
@@ -24,5 +25,6 @@ pub use child::run_child_test;
 pub use fault_proxy::FaultProxy;
 pub use gate::Gate;
 pub use redis_server::{RedisServer, free_port};
+pub use rows::Rows;
 pub use secure_server::{AclRedisServer, TestCertificates, TlsRedisServer};
 pub use wait::yield_until_stats;

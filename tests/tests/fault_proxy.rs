@@ -62,6 +62,18 @@ fn raw_read(stream: &mut TcpStream) -> std::io::Result<usize> {
     stream.read(&mut buffer)
 }
 
+/// A server behind a proxy in [`Mode::Pass`], with a redis-rs connection and a raw
+/// socket through it, each checked with a `PING`.
+async fn proxied() -> (RedisServer, FaultProxy, MultiplexedConnection, TcpStream) {
+    let server = RedisServer::start();
+    let proxy = FaultProxy::start(server.port());
+    let mut connection = connect(&proxy).await.expect("connects in Pass");
+    assert_eq!(ping(&mut connection).await.expect("PING passes"), "PONG");
+    let mut raw = raw_connect(&proxy);
+    raw_ping(&mut raw);
+    (server, proxy, connection, raw)
+}
+
 #[tokio::test]
 async fn pass_forwards_both_ways() {
     let server = RedisServer::start();
@@ -108,12 +120,7 @@ async fn latency_delays_each_chunk() {
 
 #[tokio::test]
 async fn blackhole_forwards_nothing_until_pass() {
-    let server = RedisServer::start();
-    let proxy = FaultProxy::start(server.port());
-    let mut connection = connect(&proxy).await.expect("connects in Pass");
-    assert_eq!(ping(&mut connection).await.expect("PING passes"), "PONG");
-    let mut raw = raw_connect(&proxy);
-    raw_ping(&mut raw);
+    let (_server, proxy, mut connection, mut raw) = proxied().await;
 
     proxy.set_mode(Mode::Blackhole);
     let timeout = Duration::from_millis(300);
@@ -157,12 +164,7 @@ async fn blackhole_forwards_nothing_until_pass() {
 
 #[tokio::test]
 async fn reset_kills_open_and_new_connections() {
-    let server = RedisServer::start();
-    let proxy = FaultProxy::start(server.port());
-    let mut connection = connect(&proxy).await.expect("connects in Pass");
-    assert_eq!(ping(&mut connection).await.expect("PING passes"), "PONG");
-    let mut raw = raw_connect(&proxy);
-    raw_ping(&mut raw);
+    let (_server, proxy, mut connection, mut raw) = proxied().await;
 
     proxy.set_mode(Mode::Reset);
     let read = raw_read(&mut raw);
@@ -191,12 +193,7 @@ async fn reset_kills_open_and_new_connections() {
 
 #[tokio::test]
 async fn close_ends_open_and_new_connections() {
-    let server = RedisServer::start();
-    let proxy = FaultProxy::start(server.port());
-    let mut connection = connect(&proxy).await.expect("connects in Pass");
-    assert_eq!(ping(&mut connection).await.expect("PING passes"), "PONG");
-    let mut raw = raw_connect(&proxy);
-    raw_ping(&mut raw);
+    let (_server, proxy, mut connection, mut raw) = proxied().await;
 
     proxy.set_mode(Mode::Close);
     // A FIN: end of stream, not an error.

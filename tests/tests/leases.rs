@@ -8,60 +8,16 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::time::Duration;
 
-use cache_runtime::{Cache, CacheConfig, cache_put, cached, invalidate};
-use cache_tests::{Gate, RedisServer, yield_until_stats};
+use cache_runtime::{Cache, CacheConfig, cached};
+use cache_tests::{RedisServer, Rows, yield_until_stats};
 
-/// A stand-in database: one row per id, at a version that writers bump.
-struct Db {
-    cache: Cache,
-    version: AtomicU64,
-    loads: AtomicUsize,
-    gate: Gate,
-}
-
-impl Db {
-    fn new(cache: Cache) -> Arc<Self> {
-        Arc::new(Self {
-            cache,
-            version: AtomicU64::new(0),
-            loads: AtomicUsize::new(0),
-            gate: Gate::new(),
-        })
-    }
-
-    /// Reads the row, then waits at the gate, as a slow query whose answer is on its
-    /// way back would.
-    #[cached(ttl = 60, prefix = "row", cache = self.cache)]
-    async fn row(&self, id: u64) -> Result<String, String> {
-        self.loads.fetch_add(1, SeqCst);
-        let version = self.version.load(SeqCst);
-        self.gate.wait().await;
-        Ok(format!("{id}:v{version}"))
-    }
-
-    /// Updates the row, then invalidates its entry.
-    #[invalidate(self.row(id))]
-    async fn update(&self, id: u64) -> Result<(), String> {
-        self.version.fetch_add(1, SeqCst);
-        Ok(())
-    }
-
-    /// Updates every row, then invalidates every entry of `row`.
-    #[invalidate(self.row(..))]
-    async fn update_all(&self) -> Result<(), String> {
-        self.version.fetch_add(1, SeqCst);
-        Ok(())
-    }
-
-    /// Updates the row, then writes the new value through.
-    #[cache_put(self.row(id))]
-    async fn update_through(&self, id: u64) -> Result<String, String> {
-        let version = self.version.fetch_add(1, SeqCst) + 1;
-        Ok(format!("{id}:v{version}"))
-    }
+/// The rows of these tests start at version 0, and every read is held at the gate
+/// until the test opens it.
+fn rows(cache: Cache) -> Arc<Rows> {
+    Rows::new(cache, 0, true)
 }
 
 fn redis_cache(server: &RedisServer) -> Cache {
@@ -72,9 +28,9 @@ fn redis_cache(server: &RedisServer) -> Cache {
 
 /// A reader loads row 1 and is held after reading version 0; `write` runs; the
 /// reader finishes. Returns what the reader got and what a read after both got.
-async fn write_during_load<W, F>(db: &Arc<Db>, write: W) -> (String, String)
+async fn write_during_load<W, F>(db: &Arc<Rows>, write: W) -> (String, String)
 where
-    W: FnOnce(Arc<Db>) -> F,
+    W: FnOnce(Arc<Rows>) -> F,
     F: Future<Output = ()>,
 {
     let reader = tokio::spawn({
@@ -92,7 +48,7 @@ where
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invalidation_during_the_load_wins_over_the_fill() {
     let server = RedisServer::start();
-    let db = Db::new(redis_cache(&server));
+    let db = rows(redis_cache(&server));
 
     let (during, after) = write_during_load(&db, |db| async move {
         db.update(1).await.expect("updated");
@@ -108,7 +64,7 @@ async fn an_invalidation_during_the_load_wins_over_the_fill() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_write_through_during_the_load_wins_over_the_fill() {
     let server = RedisServer::start();
-    let db = Db::new(redis_cache(&server));
+    let db = rows(redis_cache(&server));
 
     let (during, after) = write_during_load(&db, |db| async move {
         db.update_through(1).await.expect("updated");
@@ -124,7 +80,7 @@ async fn a_write_through_during_the_load_wins_over_the_fill() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_function_wide_invalidation_during_the_load_wins_over_the_fill() {
     let server = RedisServer::start();
-    let db = Db::new(redis_cache(&server));
+    let db = rows(redis_cache(&server));
 
     let (during, after) = write_during_load(&db, |db| async move {
         db.update_all().await.expect("updated");
@@ -138,7 +94,7 @@ async fn a_function_wide_invalidation_during_the_load_wins_over_the_fill() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_caller_that_starts_after_the_write_never_gets_the_revoked_value() {
     let server = RedisServer::start();
-    let db = Db::new(redis_cache(&server));
+    let db = rows(redis_cache(&server));
     let reader = tokio::spawn({
         let db = db.clone();
         async move { db.row(1).await }
@@ -165,7 +121,7 @@ async fn a_caller_that_starts_after_the_write_never_gets_the_revoked_value() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_memory_backend_keeps_the_same_guarantee() {
-    let db = Db::new(Cache::memory());
+    let db = rows(Cache::memory());
 
     let (during, after) = write_during_load(&db, |db| async move {
         db.update(1).await.expect("updated");
@@ -180,7 +136,7 @@ async fn the_memory_backend_keeps_the_same_guarantee() {
 async fn without_leases_the_old_value_is_stored() {
     // The race the leases close, shown with them turned off.
     let server = RedisServer::start();
-    let db = Db::new(
+    let db = rows(
         CacheConfig::redis(server.url())
             .without_leases()
             .build()

@@ -4,71 +4,24 @@
 //! is served after recovery.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::Ordering::SeqCst;
 use std::time::{Duration, Instant};
 
-use cache_runtime::{
-    BreakerSettings, BreakerState, Cache, CacheConfig, cache_put, cached, invalidate,
-};
+use cache_runtime::{BreakerSettings, BreakerState, CacheConfig};
 use cache_tests::fault_proxy::Mode;
-use cache_tests::{AclRedisServer, FaultProxy, Gate, RedisServer, yield_until_stats};
+use cache_tests::{AclRedisServer, FaultProxy, RedisServer, Rows, yield_until_stats};
 use tokio::sync::watch;
 
-/// A stand-in database behind cached reads.
-struct Db {
-    cache: Cache,
-    version: AtomicU64,
-    loads: AtomicUsize,
-    /// When set, loads wait at the gate.
-    hold: AtomicBool,
-    gate: Gate,
-}
-
-impl Db {
-    fn new(url: &str) -> Arc<Self> {
-        Self::from_cache(
-            CacheConfig::redis(url)
-                .build()
-                .expect("valid test configuration"),
-        )
-    }
-
-    fn from_cache(cache: Cache) -> Arc<Self> {
-        Arc::new(Self {
-            cache,
-            version: AtomicU64::new(1),
-            loads: AtomicUsize::new(0),
-            hold: AtomicBool::new(false),
-            gate: Gate::new(),
-        })
-    }
-
-    #[cached(ttl = 600, prefix = "row", cache = self.cache)]
-    async fn row(&self, id: u64) -> Result<String, String> {
-        self.loads.fetch_add(1, SeqCst);
-        // Read, then (when held) slow to return: a write can overtake the load.
-        let version = self.version.load(SeqCst);
-        if self.hold.load(SeqCst) {
-            self.gate.wait().await;
-        }
-        Ok(format!("{id}:v{version}"))
-    }
-
-    #[invalidate(self.row(id))]
-    async fn update(&self, id: u64) -> Result<(), String> {
-        self.version.fetch_add(1, SeqCst);
-        Ok(())
-    }
-
-    #[cache_put(self.row(id))]
-    async fn update_through(&self, id: u64) -> Result<String, String> {
-        let version = self.version.fetch_add(1, SeqCst) + 1;
-        Ok(format!("{id}:v{version}"))
-    }
+/// Rows at version 1, cached in a Redis cache with the default settings at `url`.
+fn rows(url: &str) -> Arc<Rows> {
+    let cache = CacheConfig::redis(url)
+        .build()
+        .expect("valid test configuration");
+    Rows::new(cache, 1, false)
 }
 
 /// Calls until a call is a hit, at most for `limit`; returns how long it took.
-async fn until_a_hit(db: &Db, id: u64, limit: Duration) -> Option<Duration> {
+async fn until_a_hit(db: &Rows, id: u64, limit: Duration) -> Option<Duration> {
     let started = Instant::now();
     while started.elapsed() < limit {
         let hits = db.cache.stats().hits;
@@ -87,7 +40,7 @@ async fn redis_killed_under_concurrent_load_fails_no_call() {
     const TASKS: usize = 16;
     const CALLS: usize = 300;
     let mut server = RedisServer::start();
-    let db = Db::new(&server.url());
+    let db = rows(&server.url());
     let (progress, mut calls_made) = watch::channel(0usize);
 
     let tasks: Vec<_> = (0..TASKS)
@@ -132,7 +85,7 @@ async fn redis_killed_under_concurrent_load_fails_no_call() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hits_resume_soon_after_redis_restarts() {
     let mut server = RedisServer::start();
-    let db = Db::new(&server.url());
+    let db = rows(&server.url());
     db.row(1).await.expect("ok");
     server.kill();
     for _ in 0..20 {
@@ -159,7 +112,7 @@ async fn single_flight_keeps_working_while_the_breaker_is_open() {
         })
         .build()
         .expect("valid");
-    let db = Db::from_cache(cache);
+    let db = Rows::new(cache, 1, false);
     server.kill();
     for id in 100..105 {
         db.row(id).await.expect("answered");
@@ -193,7 +146,7 @@ async fn single_flight_keeps_working_while_the_breaker_is_open() {
 async fn a_blackholed_redis_costs_a_few_deadlines_then_nothing() {
     let server = RedisServer::start();
     let proxy = FaultProxy::start(server.port());
-    let db = Db::new(&proxy.url());
+    let db = rows(&proxy.url());
     db.row(1).await.expect("ok");
     assert_eq!(db.row(1).await.as_deref(), Ok("1:v1"));
     assert_eq!(db.cache.stats().hits, 1);
@@ -226,7 +179,7 @@ async fn a_blackholed_redis_costs_a_few_deadlines_then_nothing() {
 /// Reads row 1 until the queued invalidation of it is applied, checking that every
 /// read returns version 2 (never the version 1 still stored), then until it is cached
 /// again.
-async fn reads_stay_fresh_until_retried(db: &Db, when: &str) {
+async fn reads_stay_fresh_until_retried(db: &Rows, when: &str) {
     let started = Instant::now();
     while db.cache.stats().invalidations == 0 {
         assert!(
@@ -253,12 +206,12 @@ async fn reads_stay_fresh_until_retried(db: &Db, when: &str) {
 /// version 1 again while the queued invalidation is retried and applied.
 async fn write_during_outage<W, F>(write: W)
 where
-    W: FnOnce(Arc<Db>) -> F,
+    W: FnOnce(Arc<Rows>) -> F,
     F: Future<Output = ()>,
 {
     let server = RedisServer::start();
     let proxy = FaultProxy::start(server.port());
-    let db = Db::new(&proxy.url());
+    let db = rows(&proxy.url());
     db.row(1).await.expect("ok");
     assert_eq!(db.row(1).await.as_deref(), Ok("1:v1"), "a hit");
 
@@ -302,7 +255,7 @@ async fn a_load_overtaken_by_a_refused_invalidation_is_neither_stored_nor_shared
         .lease_time(Duration::from_secs(600))
         .build()
         .expect("valid");
-    let db = Db::from_cache(cache);
+    let db = Rows::new(cache, 1, false);
     db.hold.store(true, SeqCst);
     let early = tokio::spawn({
         let db = db.clone();
@@ -347,7 +300,7 @@ fn queued_invalidations_outlive_the_runtime_that_queued_them() {
     };
     let server = RedisServer::start();
     let proxy = FaultProxy::start(server.port());
-    let db = Db::new(&proxy.url());
+    let db = rows(&proxy.url());
     runtime().block_on(async {
         db.row(1).await.expect("ok");
         assert_eq!(db.row(1).await.as_deref(), Ok("1:v1"), "a hit");
@@ -401,7 +354,7 @@ fn replicate(replica: &RedisServer, primary: &RedisServer) {
 async fn writes_refused_by_a_demoted_primary_are_retried_and_nothing_stale_is_read() {
     let old = RedisServer::start();
     let promoted = RedisServer::start();
-    let db = Db::new(&old.url());
+    let db = rows(&old.url());
     db.row(1).await.expect("ok");
     assert_eq!(db.row(1).await.as_deref(), Ok("1:v1"), "a hit");
 
