@@ -34,6 +34,35 @@ async fn call_twice(cache: &Cache, n: u64) -> usize {
     calls.load(SeqCst)
 }
 
+/// Calls `square(n)` twice through `cache`: the second call must be a hit, with one
+/// run, one write and no backend error.
+async fn assert_cached(cache: &Cache, n: u64) {
+    assert_eq!(
+        call_twice(cache, n).await,
+        1,
+        "the second call must be a hit"
+    );
+    let stats = cache.stats();
+    assert_eq!(
+        (stats.misses, stats.hits, stats.writes, stats.backend_errors),
+        (1, 1, 1, 0),
+        "{stats:?}"
+    );
+}
+
+/// Calls `square(n)` twice through `cache`, which cannot reach its Redis: the body
+/// runs each time, backend errors are counted, and nothing is read or written.
+async fn assert_not_cached(cache: &Cache, n: u64) {
+    assert_eq!(
+        call_twice(cache, n).await,
+        2,
+        "no cache: the body runs each time"
+    );
+    let stats = cache.stats();
+    assert!(stats.backend_errors >= 1, "{stats:?}");
+    assert_eq!((stats.hits, stats.writes), (0, 0), "{stats:?}");
+}
+
 // ---------------------------------------------------------------- TLS
 
 #[tokio::test]
@@ -47,14 +76,7 @@ async fn rediss_with_the_test_ca_caches() {
     .build()
     .expect("valid TLS configuration");
 
-    assert_eq!(
-        call_twice(&cache, 12).await,
-        1,
-        "the second call must be a hit"
-    );
-    let stats = cache.stats();
-    assert_eq!((stats.misses, stats.hits, stats.writes), (1, 1, 1));
-    assert_eq!(stats.backend_errors, 0);
+    assert_cached(&cache, 12).await;
     assert_eq!(server.entry_keys("tls:*").len(), 1);
 
     let health = cache.health().await;
@@ -70,14 +92,7 @@ async fn rediss_without_the_ca_fails_open() {
         .build()
         .expect("a rediss URL needs no certificates to build");
 
-    assert_eq!(
-        call_twice(&cache, 5).await,
-        2,
-        "no cache: the body runs each time"
-    );
-    let stats = cache.stats();
-    assert!(stats.backend_errors >= 1, "{stats:?}");
-    assert_eq!((stats.hits, stats.writes), (0, 0), "{stats:?}");
+    assert_not_cached(&cache, 5).await;
     assert!(server.entry_keys("*").is_empty());
 
     let health = cache.health().await;
@@ -98,8 +113,7 @@ async fn rediss_with_another_ca_fails_open() {
     .build()
     .expect("valid TLS configuration");
 
-    assert_eq!(call_twice(&cache, 5).await, 2);
-    assert!(cache.stats().backend_errors >= 1);
+    assert_not_cached(&cache, 5).await;
     assert!(server.entry_keys("*").is_empty());
 }
 
@@ -119,8 +133,7 @@ async fn mutual_tls_needs_the_client_certificate() {
     )
     .build()
     .expect("valid mutual TLS configuration");
-    assert_eq!(call_twice(&with_identity, 3).await, 1);
-    assert_eq!(with_identity.stats().backend_errors, 0);
+    assert_cached(&with_identity, 3).await;
     assert_eq!(server.entry_keys("mtls:*").len(), 1);
 
     let without_identity = patient(
@@ -130,8 +143,7 @@ async fn mutual_tls_needs_the_client_certificate() {
     )
     .build()
     .expect("valid TLS configuration");
-    assert_eq!(call_twice(&without_identity, 3).await, 2);
-    assert!(without_identity.stats().backend_errors >= 1);
+    assert_not_cached(&without_identity, 3).await;
     assert!(server.entry_keys("anonymous:*").is_empty());
 }
 
@@ -192,14 +204,7 @@ async fn an_acl_user_with_its_password_caches() {
         .build()
         .expect("valid configuration");
 
-    assert_eq!(
-        call_twice(&cache, 9).await,
-        1,
-        "the second call must be a hit"
-    );
-    let stats = cache.stats();
-    assert_eq!((stats.misses, stats.hits, stats.writes), (1, 1, 1));
-    assert_eq!(stats.backend_errors, 0);
+    assert_cached(&cache, 9).await;
     assert_eq!(server.entry_keys("acl:*").len(), 1);
     assert!(cache.health().await.healthy);
 }
@@ -312,12 +317,7 @@ impl Write for Captured {
 /// Everything a cache shows of itself, its health and its failures (two calls of
 /// `square` that fail open).
 async fn everything_shown(cache: &Cache) -> String {
-    assert_eq!(
-        call_twice(cache, 4).await,
-        2,
-        "no cache: the body runs each time"
-    );
-    assert!(cache.stats().backend_errors >= 1);
+    assert_not_cached(cache, 4).await;
     let health = cache.health().await;
     assert!(!health.healthy, "{health:?}");
     let error = health.error.clone().unwrap_or_default();
