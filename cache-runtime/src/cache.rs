@@ -374,12 +374,13 @@ impl Cache {
     /// Whether an invalidation of the entry `key` of `function` failed and is still
     /// waiting for its retry: then the entry must not be read.
     pub(crate) fn invalidation_pending(&self, key: &CacheKey, function: &CachedFn) -> bool {
-        let pending = (self.inner.retries).target(key, || self.indexes(function));
-        if pending {
-            // Its retry task may have gone with the runtime it ran on.
-            self.keep_retrying();
+        if !self.inner.retries.any() {
+            return false;
         }
-        pending
+        // The retry task may have gone with the runtime it ran on; a new one also
+        // clears the records that expire meanwhile.
+        self.keep_retrying();
+        (self.inner.retries).target(key, || self.indexes(function))
     }
 
     /// Adds one to a counter of the current thread's set.

@@ -281,21 +281,23 @@ impl Load<'_> {
         let (ret, envelope) = run::<R, O, F>(cache, key, body).await;
         let filled = match write {
             Write::Leased(lease) => settle(lease, envelope.clone(), function).await,
-            // As a lease would be (see `LeaseGuard::fill`), the load is revoked by an
-            // invalidation that failed meanwhile and waits for its retry.
-            Write::Unconditional | Write::Nothing if cache.invalidation_pending(key, function) => {
-                cache.count(|c| &c.fills_revoked);
-                Some(Filled::Revoked)
-            }
-            Write::Unconditional => {
-                if let Some(bytes) = &envelope {
-                    cache.write(key, bytes.clone(), function).await;
+            Write::Unconditional => match &envelope {
+                // Revoked, as a lease would be (see `LeaseGuard::fill`).
+                Some(_) if cache.invalidation_pending(key, function) => {
+                    cache.count(|c| &c.fills_revoked);
+                    Some(Filled::Revoked)
                 }
-                None
-            }
+                Some(bytes) => {
+                    cache.write(key, bytes.clone(), function).await;
+                    None
+                }
+                None => None,
+            },
             Write::Nothing => None,
         };
-        if filled != Some(Filled::Revoked) {
+        // A result that may predate a completed write, or one that failed and waits
+        // for its retry, is for this caller only: the followers load again.
+        if filled != Some(Filled::Revoked) && !cache.invalidation_pending(key, function) {
             lead.land(pack(share, &ret, envelope));
         }
         ret

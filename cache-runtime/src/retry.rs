@@ -4,12 +4,13 @@
 //! and retried with exponential backoff (50 ms, doubling, at most 2 s apart) until it
 //! succeeds, or until the entries it targets would have expired anyway (their TTL,
 //! counted from the failed attempt), when retrying can no longer matter. One task per
-//! cache runs the queue; it is started on the first failure and ends with the cache.
-//! Meanwhile reads of the targeted entries bypass the cache ([`Retries`]).
+//! cache runs the queue: it is started on the first failure (and again if the runtime
+//! it ran on shuts down), and ends with the cache. Meanwhile reads of the targeted
+//! entries bypass the cache ([`Retries`]).
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -51,6 +52,9 @@ pub(crate) struct Retries {
     /// How many records there are: reads check this before taking the lock.
     count: AtomicUsize,
     records: Mutex<HashMap<Pending, Record>>,
+    /// The last version given to a failure: one sequence for all records, so that a
+    /// record made after another was cleared never repeats its version.
+    versions: AtomicU64,
     /// Feeds the retry task, if one was started.
     task: Mutex<Option<mpsc::UnboundedSender<Pending>>>,
 }
@@ -59,7 +63,7 @@ pub(crate) struct Retries {
 struct Record {
     /// When the targeted entries will all have expired, so retrying no longer matters.
     give_up_at: Instant,
-    /// Bumped by every failure of the same invalidation, so that an attempt that
+    /// Renewed by every failure of the same invalidation, so that an attempt that
     /// started before a later failure does not clear the record of that failure.
     version: u64,
 }
@@ -79,13 +83,14 @@ impl Retries {
     /// the task if one runs.
     pub(crate) fn add(&self, what: Pending, give_up_at: Instant) {
         {
+            let version = self.versions.fetch_add(1, Ordering::Relaxed) + 1;
             let mut records = self.lock_records();
             let record = records.entry(what).or_insert(Record {
                 give_up_at,
-                version: 0,
+                version,
             });
             record.give_up_at = record.give_up_at.max(give_up_at);
-            record.version += 1;
+            record.version = version;
             self.count.store(records.len(), Ordering::Release);
         }
         if let Some(task) = &*self.lock_task() {
@@ -130,6 +135,11 @@ impl Retries {
             self.count.store(records.len(), Ordering::Release);
         }
         status
+    }
+
+    /// Whether there are records at all (one atomic load).
+    pub(crate) fn any(&self) -> bool {
+        self.count.load(Ordering::Acquire) != 0
     }
 
     /// Whether an unexpired record targets the entry `key`, or one of the indexes
@@ -281,6 +291,20 @@ mod tests {
             retries.status(&entry(1), Instant::now()),
             Status::Done
         ));
+    }
+
+    #[test]
+    fn an_attempt_on_a_cleared_record_does_not_clear_a_new_one() {
+        let retries = Retries::default();
+        let later = Instant::now() + Duration::from_secs(60);
+        retries.add(entry(1), later);
+        let slow_attempt = retries.version(&entry(1));
+        // Applied meanwhile by another invalidation, then failed again.
+        let direct = retries.version(&entry(1));
+        retries.applied(&entry(1), direct);
+        retries.add(entry(1), later);
+        retries.applied(&entry(1), slow_attempt);
+        assert!(targeted(&retries, entry(1)), "the new failure still waits");
     }
 
     #[test]

@@ -273,6 +273,24 @@ async fn the_least_privileged_acl_user_in_the_docs_is_enough() {
     );
 }
 
+/// A user that may not `ZADD` cannot record entries in their function's index. The
+/// write still runs in the same pipeline, but an entry missing from its index would
+/// survive the invalidation of its function, so it is removed again: calls answer,
+/// nothing is cached, and nothing is left in Redis.
+#[tokio::test]
+async fn entries_that_cannot_be_indexed_are_not_left_behind() {
+    let server = AclRedisServer::start_with_rules(USER, PASSWORD, &["~*", "&*", "+@all", "-zadd"]);
+    let cache = CacheConfig::redis(server.url())
+        .namespace("acl")
+        .build()
+        .expect("valid configuration");
+    assert_eq!(call_twice(&cache, 6).await, 2, "nothing was cached");
+    let stats = cache.stats();
+    assert!(stats.backend_errors >= 2, "{stats:?}");
+    assert_eq!((stats.hits, stats.writes), (0, 0), "{stats:?}");
+    assert_eq!(server.entry_keys("*"), Vec::<String>::new());
+}
+
 #[tokio::test]
 async fn a_wrong_password_or_none_fails_open() {
     let server = AclRedisServer::start(USER, PASSWORD);

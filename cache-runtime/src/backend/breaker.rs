@@ -181,11 +181,16 @@ impl Breaker {
             CLOSED => return Ok(self.permit(word, None)),
             HALF_OPEN => {
                 if let Some(started) = self.claim_probe_slot(now) {
+                    let probe = self.permit(word, Some(started));
                     // Closed or reopened by the previous probe meanwhile?
-                    if self.word.load(Ordering::Acquire) == word {
-                        return Ok(self.permit(word, Some(started)));
+                    let current = self.word.load(Ordering::Acquire);
+                    if current == word {
+                        return Ok(probe);
                     }
-                    drop(self.permit(word, Some(started)));
+                    drop(probe);
+                    if state_of(current) == CLOSED {
+                        return Ok(self.permit(current, None));
+                    }
                 }
             }
             _ => {}
@@ -274,7 +279,7 @@ impl Breaker {
                     target: "cache_runtime",
                     endpoint = %self.endpoint,
                     open_for = ?self.settings.open_for,
-                    "circuit breaker opened after consecutive failures: skipping Redis, calls run their functions directly"
+                    "circuit breaker opened after consecutive failures: calls run their functions without asking Redis"
                 );
             }
             (HALF_OPEN, OPEN) => tracing::debug!(

@@ -1,16 +1,16 @@
 //! Recording entry keys in their indexes (a function's, and each group's), in the
 //! same round trip as the write of the entry.
 //!
-//! An index is a sorted set of entry keys scored by expiry time. If something else
-//! is stored under an index's name, Redis answers the index commands with
-//! `WRONGTYPE`: the foreign key is then removed and the entry recorded again, so
-//! that one bad key cannot stop a function from being cached. An entry whose key
-//! could not be recorded is reported as a failed write, since invalidating its
-//! function or group would not find it.
+//! Each index is updated by one script ([`scripts::INDEX`]) that names only the
+//! index, so the pipeline works unchanged on Redis Cluster. The scripts run before
+//! the write. A pipeline is not a transaction, though: the write runs even if an
+//! index could not be updated, and an entry missing from its index would survive
+//! the invalidation of its function or group. So such an entry is removed again,
+//! and the write reported as failed.
 
 use redis::{FromRedisValue, Value};
 
-use super::RedisBackend;
+use super::{RedisBackend, script, scripts};
 use crate::backend::BackendError;
 use crate::envelope::unix_millis;
 use crate::group::IndexKey;
@@ -33,82 +33,58 @@ impl RedisBackend {
                 .within_deadline(write.query_async(&mut connection))
                 .await;
         }
+        let now = unix_millis();
         let mut pipe = redis::pipe();
-        add_to_indexes(&mut pipe, key, ttl, indexes);
-        // Each reply, errors included, so that a failed index command does not hide
-        // the write's own reply.
+        for index in indexes {
+            let mut record = script(scripts::INDEX, index.as_str());
+            (record
+                .arg(now.saturating_add(ttl.as_millis()))
+                .arg(key.as_str()))
+            .arg(now)
+            .arg(ttl.as_millis());
+            pipe.add_command(record);
+        }
+        // Every reply, errors included, so that a failed index does not hide the
+        // write's own reply.
         pipe.add_command(write).ignore_errors();
         let mut replies: Vec<Value> = self
             .within_deadline(pipe.query_async(&mut connection))
             .await?;
-        let reply = replies.pop().unwrap_or(Value::Nil);
-        let index_error = replies.into_iter().find_map(|reply| match reply {
-            Value::ServerError(err) => Some(err),
-            _ => None,
-        });
-        match index_error {
-            None => {}
-            Some(err) if err.code() == "WRONGTYPE" => {
-                self.replace_foreign_indexes(key, ttl, indexes).await?;
+        let reply = replies.pop();
+        let Some(reply) = reply.filter(|_| replies.len() == indexes.len()) else {
+            return Err(BackendError::Redis(redis::RedisError::from((
+                redis::ErrorKind::Client,
+                "unexpected number of replies to an indexed write",
+            ))));
+        };
+        for (index, recorded) in indexes.iter().zip(replies) {
+            match recorded {
+                Value::Int(1) => tracing::warn!(
+                    target: "cache_runtime",
+                    index = index.as_str(),
+                    "replaced a value of another type stored under an index name"
+                ),
+                Value::ServerError(err) => {
+                    self.unindexed(key).await;
+                    return Err(BackendError::Redis(err.into()));
+                }
+                _ => {}
             }
-            Some(err) => return Err(BackendError::Redis(err.into())),
         }
         let reply = reply.extract_error().map_err(BackendError::Redis)?;
         redis::from_redis_value(reply).map_err(|err| BackendError::Redis(err.into()))
     }
 
-    /// Removes the keys in `indexes` that hold something other than a sorted set,
-    /// then records `key` in `indexes` again.
-    async fn replace_foreign_indexes(
-        &self,
-        key: &CacheKey,
-        ttl: Ttl,
-        indexes: &[IndexKey],
-    ) -> Result<(), BackendError> {
-        let mut connection = self.connection()?;
-        let mut types = redis::pipe();
-        for index in indexes {
-            types.cmd("TYPE").arg(index.as_str());
-        }
-        let kinds: Vec<String> = self
-            .within_deadline(types.query_async(&mut connection))
-            .await?;
-        let foreign: Vec<&str> = (indexes.iter().zip(&kinds))
-            .filter(|(_, kind)| !matches!(kind.as_str(), "zset" | "none"))
-            .map(|(index, _)| index.as_str())
-            .collect();
-        tracing::warn!(
-            target: "cache_runtime",
-            keys = ?foreign,
-            "removing values of another type stored under index names"
-        );
-        let mut again = redis::pipe();
-        if !foreign.is_empty() {
-            again.cmd("UNLINK").arg(&foreign);
-        }
-        add_to_indexes(&mut again, key, ttl, indexes);
-        self.within_deadline(again.query_async::<()>(&mut connection))
-            .await
-    }
-}
-
-/// Queues the commands that record `key` in each index: a sorted set scored by
-/// expiry time. `ZADD`, then `ZREMRANGEBYSCORE` drops members that have expired, and
-/// `PEXPIRE .. NX` plus `PEXPIRE .. GT` make the index live as long as its
-/// longest-lived member. Each command names one key, so the pipeline works unchanged
-/// on Redis Cluster. Their replies are not kept, but their errors are checked.
-fn add_to_indexes(pipe: &mut redis::Pipeline, key: &CacheKey, ttl: Ttl, indexes: &[IndexKey]) {
-    let now = unix_millis();
-    let expires = now.saturating_add(ttl.as_millis());
-    for index in indexes {
-        let index = index.as_str();
-        pipe.cmd("ZADD").arg(index).arg(expires).arg(key.as_str());
-        pipe.cmd("ZREMRANGEBYSCORE").arg(index).arg("-inf").arg(now);
-        for condition in ["NX", "GT"] {
-            pipe.cmd("PEXPIRE")
-                .arg(index)
-                .arg(ttl.as_millis())
-                .arg(condition);
+    /// Removes the entry `key`, written but missing from an index. Best effort: if
+    /// this fails too, the entry lives until its TTL.
+    async fn unindexed(&self, key: &CacheKey) {
+        if let Err(err) = self.delete(key).await {
+            tracing::warn!(
+                target: "cache_runtime",
+                key = %key,
+                error = %err,
+                "an entry missing from its index could not be removed; it expires with its TTL"
+            );
         }
     }
 }

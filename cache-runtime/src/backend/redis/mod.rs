@@ -153,7 +153,7 @@ impl RedisBackend {
         ttl: Ttl,
         indexes: &[IndexKey],
     ) -> Result<Option<Vec<u8>>, BackendError> {
-        let mut acquire = script(scripts::ACQUIRE, key);
+        let mut acquire = script(scripts::ACQUIRE, key.as_str());
         (acquire.arg(placeholder).arg(lease.as_millis())).arg(MAX_ENTRY_BYTES);
         self.indexed(key, ttl, indexes, acquire).await
     }
@@ -169,7 +169,7 @@ impl RedisBackend {
         ttl: Ttl,
         indexes: &[IndexKey],
     ) -> Result<bool, BackendError> {
-        let mut fill = script(scripts::FILL, key);
+        let mut fill = script(scripts::FILL, key.as_str());
         fill.arg(&token.to_bytes()).arg(bytes).arg(ttl.as_millis());
         self.indexed(key, ttl, indexes, fill).await
     }
@@ -181,7 +181,7 @@ impl RedisBackend {
         token: LeaseToken,
     ) -> Result<(), BackendError> {
         let mut connection = self.connection()?;
-        let mut eval = script(scripts::RELEASE, key);
+        let mut eval = script(scripts::RELEASE, key.as_str());
         eval.arg(&token.to_bytes());
         self.within_deadline(eval.query_async::<()>(&mut connection))
             .await
@@ -196,7 +196,7 @@ impl RedisBackend {
         token: LeaseToken,
     ) -> Result<bool, BackendError> {
         let mut connection = self.connection()?;
-        let mut eval = script(scripts::LEASE_VALUE, key);
+        let mut eval = script(scripts::LEASE_VALUE, key.as_str());
         eval.arg(head).arg(&token.to_bytes());
         self.within_deadline(eval.query_async(&mut connection))
             .await
@@ -269,9 +269,10 @@ impl RedisBackend {
 }
 
 /// `EVAL script 1 key`, ready for the script's arguments.
-fn script(script: &str, key: &CacheKey) -> redis::Cmd {
+/// `EVAL script 1 key`: each script names one key.
+fn script(script: &str, key: &str) -> redis::Cmd {
     let mut eval = redis::cmd("EVAL");
-    eval.arg(script).arg(1).arg(key.as_str());
+    eval.arg(script).arg(1).arg(key);
     eval
 }
 

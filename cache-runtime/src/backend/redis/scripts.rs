@@ -62,3 +62,26 @@ redis.call('SETRANGE', KEYS[1], 16, ARGV[2])
 redis.call('SETRANGE', KEYS[1], 2, '\1')
 return 1
 ";
+
+/// Records an entry key in an index: a sorted set of entry keys scored by expiry
+/// time. Drops members that have expired, and makes the index live as long as its
+/// longest-lived member. A value of another type under the index's name (written by
+/// something else) would make every write of the function fail, so it is replaced,
+/// in the same atomic step, so that no key recorded meanwhile is lost with it.
+///
+/// `KEYS[1]` the index, `ARGV[1]` the entry's expiry (Unix ms), `ARGV[2]` the entry
+/// key, `ARGV[3]` now (Unix ms), `ARGV[4]` the entry's TTL in ms. Replies 1 when a
+/// foreign value was replaced, else 0.
+pub(super) const INDEX: &str = r"
+local kind = redis.call('TYPE', KEYS[1])['ok']
+local replaced = 0
+if kind ~= 'zset' and kind ~= 'none' then
+  redis.call('UNLINK', KEYS[1])
+  replaced = 1
+end
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[4], 'NX')
+redis.call('PEXPIRE', KEYS[1], ARGV[4], 'GT')
+return replaced
+";
