@@ -13,14 +13,15 @@
 //! operations fail at once without waiting for any deadline.
 
 use std::future::Future;
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::ConnectionManager;
 
+mod connection;
 mod indexes;
 mod scripts;
 
+use self::connection::SharedConnection;
 use super::BackendError;
 use super::breaker::{Breaker, BreakerSettings, BreakerState};
 use crate::envelope::{LeaseToken, MAX_ENTRY_BYTES};
@@ -30,10 +31,8 @@ use crate::key::CacheKey;
 use crate::ttl::Ttl;
 
 pub(crate) struct RedisBackend {
-    client: redis::Client,
     deadline: Duration,
-    connect_timeout: Duration,
-    connection: OnceLock<ConnectionManager>,
+    connection: SharedConnection,
     /// The server address without credentials, for logs.
     endpoint: String,
     breaker: Breaker,
@@ -57,31 +56,17 @@ impl RedisBackend {
         breaker: BreakerSettings,
     ) -> Self {
         Self {
-            client,
             deadline,
-            connect_timeout,
-            connection: OnceLock::new(),
+            connection: SharedConnection::new(client, connect_timeout),
             breaker: Breaker::new(breaker, endpoint.clone(), deadline),
             endpoint,
         }
     }
 
-    /// The shared connection, created on first use (inside the caller's runtime).
+    /// The shared connection, created on first use (inside the caller's runtime);
+    /// see [`connection`].
     fn connection(&self) -> Result<ConnectionManager, BackendError> {
-        if let Some(connection) = self.connection.get() {
-            return Ok(connection.clone());
-        }
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(self.connect_timeout))
-            // The deadline below bounds every call, including the wait for a connection;
-            // a second per-response timer would only repeat it.
-            .set_response_timeout(None)
-            // Fail a reconnection attempt quickly; the next command starts another.
-            .set_number_of_retries(1)
-            .set_min_delay(Duration::from_millis(10))
-            .set_max_delay(Duration::from_millis(100));
-        let created = ConnectionManager::new_lazy_with_config(self.client.clone(), config)?;
-        Ok(self.connection.get_or_init(|| created).clone())
+        Ok(self.connection.get()?)
     }
 
     /// Runs one operation through the circuit breaker and under the deadline.
