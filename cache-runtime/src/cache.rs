@@ -501,11 +501,12 @@ impl Cache {
     /// or after the runtime the last one ran on shut down. The task holds the cache
     /// weakly and ends when the cache is dropped.
     fn keep_retrying(&self) {
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            // Not on a runtime: the next failure or bypassed read on one starts it.
+        let Some(queue) = self.inner.retries.restart_if_stopped() else {
             return;
         };
-        let Some(queue) = self.inner.retries.restart_if_stopped() else {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            // Not on a runtime: dropping the queue closes it, and the next failure or
+            // bypassed read on a runtime starts the task.
             return;
         };
         let weak = Arc::downgrade(&self.inner);
