@@ -23,9 +23,8 @@
 //! `{namespace}:#fn:{prefix}:{id}` for a function's own group) whose members are the
 //! keys of the group's entries, scored by their expiry time. Writing an entry adds it
 //! to its indexes in the same round trip (and prunes members that have expired);
-//! invalidating a group pops the members in batches and deletes them. No `KEYS`,
-//! `SCAN` or `FLUSHDB`, nothing outside the namespace, and every command names a
-//! single key or keys popped from one index, so it works the same on Redis Cluster.
+//! invalidating a group deletes the members in batches, each one atomic script. No
+//! `KEYS`, `SCAN` or `FLUSHDB`, and nothing outside the namespace.
 //! The price is one index member per entry and group (about the size of the key) and a
 //! few extra commands, pipelined, per write. Reads are untouched.
 

@@ -55,6 +55,9 @@ pub(crate) struct MemoryBackend {
     /// compare, write) are atomic, as the Lua scripts are on Redis. Reads take none.
     write_locks: Box<[Mutex<()>]>,
     lock_hasher: RandomState,
+    /// Held while an index is cleared, so that a second clear of the same index does
+    /// not return before the entries the first one took from it are gone.
+    clearing: Mutex<()>,
 }
 
 impl std::fmt::Debug for MemoryBackend {
@@ -81,6 +84,7 @@ impl MemoryBackend {
             indexes: Mutex::default(),
             write_locks: (0..WRITE_LOCKS).map(|_| Mutex::new(())).collect(),
             lock_hasher: RandomState::new(),
+            clearing: Mutex::default(),
         }
     }
 
@@ -182,6 +186,22 @@ impl MemoryBackend {
         true
     }
 
+    /// See `scripts::TAKE_OVER`.
+    pub(crate) fn take_over(
+        &self,
+        key: CacheKey,
+        found: &[u8],
+        placeholder: &[u8],
+        lease: Ttl,
+    ) -> bool {
+        let _lock = self.lock(&key);
+        if self.get(&key).as_deref() != Some(found) {
+            return false;
+        }
+        self.insert(key, placeholder.into(), lease);
+        true
+    }
+
     /// See `scripts::RELEASE`.
     pub(crate) fn release(&self, key: CacheKey, token: LeaseToken) {
         let _lock = self.lock(&key);
@@ -219,6 +239,7 @@ impl MemoryBackend {
     }
 
     pub(crate) fn clear_index(&self, index: &IndexKey) {
+        let _clearing = self.clearing.lock().unwrap_or_else(PoisonError::into_inner);
         let members = self
             .indexes
             .lock()

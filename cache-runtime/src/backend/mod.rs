@@ -154,6 +154,22 @@ impl Backend {
         }
     }
 
+    /// Replaces the dead placeholder `found` under `key` with `placeholder` for
+    /// `lease`, if `key` still holds exactly `found`. Returns whether it did.
+    pub(crate) async fn take_over(
+        &self,
+        key: &CacheKey,
+        found: &[u8],
+        placeholder: &[u8],
+        lease: Ttl,
+    ) -> Result<bool, BackendError> {
+        match self {
+            Self::Redis(redis) => redis.take_over(key, found, placeholder, lease).await,
+            Self::Memory(memory) => Ok(memory.take_over(*key, found, placeholder, lease)),
+            Self::Off => Ok(false),
+        }
+    }
+
     /// Gives the lease `token` on `key` back, if it is still in place.
     pub(crate) async fn release(
         &self,
@@ -197,7 +213,9 @@ impl Backend {
         }
     }
 
-    /// Removes every entry recorded in `index`, and the index.
+    /// Removes every entry recorded in `index`, and the index. When it returns, every
+    /// entry recorded before it started is gone, even if another removal of the same
+    /// index ran concurrently.
     pub(crate) async fn clear_index(&self, index: &IndexKey) -> Result<(), BackendError> {
         match self {
             Self::Redis(redis) => redis.clear_index(index).await,

@@ -2,7 +2,7 @@
 //! same round trip as the write of the entry.
 //!
 //! Each index is updated by one script ([`scripts::INDEX`]) that names only the
-//! index, so the pipeline works unchanged on Redis Cluster. The scripts run before
+//! index. The scripts run before
 //! the write. A pipeline is not a transaction, though: the write runs even if an
 //! index could not be updated, and an entry missing from its index would survive
 //! the invalidation of its function or group. So such an entry is removed again,

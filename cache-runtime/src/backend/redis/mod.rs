@@ -196,32 +196,41 @@ impl RedisBackend {
             .await
     }
 
-    /// Pops the index's members in batches (`ZPOPMIN`) and unlinks them, until the
-    /// index is empty. A key added concurrently is either popped and removed, or stays
-    /// in the index for the next invalidation: none is lost. Each batch has its own
+    /// Deletes the entries the index lists, in batches of one atomic script each
+    /// ([`scripts::CLEAR_INDEX`]), until the index is empty. A key added concurrently
+    /// is either deleted, or stays in the index for the next invalidation; a batch
+    /// that fails or times out either happened whole or not at all, so the retry
+    /// finds every entry it did not delete still listed. Each batch has its own
     /// deadline.
     pub(crate) async fn clear_index(&self, index: &IndexKey) -> Result<(), BackendError> {
         const BATCH: usize = 512;
         let mut connection = self.connection()?;
         loop {
-            let mut pop = redis::cmd("ZPOPMIN");
-            pop.arg(index.as_str()).arg(BATCH);
-            let popped: Vec<(Vec<u8>, f64)> = self
-                .within_deadline(pop.query_async(&mut connection))
+            let mut clear = script(scripts::CLEAR_INDEX, index.as_str());
+            clear.arg(BATCH);
+            let cleared: usize = self
+                .within_deadline(clear.query_async(&mut connection))
                 .await?;
-            if popped.is_empty() {
-                return Ok(());
-            }
-            let mut unlink = redis::cmd("UNLINK");
-            for (member, _expiry) in &popped {
-                unlink.arg(member);
-            }
-            self.within_deadline(unlink.query_async::<()>(&mut connection))
-                .await?;
-            if popped.len() < BATCH {
+            if cleared < BATCH {
                 return Ok(());
             }
         }
+    }
+
+    /// Replaces the dead placeholder `found` under `key` with `placeholder`, for
+    /// `lease`, if the key still holds `found`. Returns whether it did.
+    pub(crate) async fn take_over(
+        &self,
+        key: &CacheKey,
+        found: &[u8],
+        placeholder: &[u8],
+        lease: Ttl,
+    ) -> Result<bool, BackendError> {
+        let mut connection = self.connection()?;
+        let mut eval = script(scripts::TAKE_OVER, key.as_str());
+        eval.arg(found).arg(placeholder).arg(lease.as_millis());
+        self.within_deadline(eval.query_async(&mut connection))
+            .await
     }
 
     pub(crate) async fn health(&self) -> HealthReport {

@@ -1,5 +1,8 @@
-//! The Lua scripts of the lease protocol (see `crate::lease`), each run atomically by
-//! Redis. Every script names one key, so each works unchanged on Redis Cluster.
+//! The Lua scripts of the lease protocol (see `crate::lease`) and of index
+//! invalidation, each run atomically by Redis. Every lease script names one key;
+//! [`CLEAR_INDEX`] also deletes the entries its index lists, which Redis Cluster
+//! would refuse unless they share the index's slot (the cluster key layout is not
+//! built yet).
 //!
 //! They are sent with `EVAL`: Redis caches a script by its digest after the first
 //! call, and unlike `EVALSHA` a restarted or failed-over server needs no reload.
@@ -49,6 +52,37 @@ else
   redis.call('SETRANGE', KEYS[1], 16, '\0\0\0\0\0\0\0\0')
 end
 return 1
+";
+
+/// Replaces a dead placeholder (see `crate::envelope::placeholder_dead`) with the
+/// caller's, only if the key still holds exactly the placeholder the caller judged.
+///
+/// `KEYS[1]` the entry, `ARGV[1]` the placeholder found, `ARGV[2]` the caller's,
+/// `ARGV[3]` the lease time in ms. Replies 1 when taken over.
+pub(super) const TAKE_OVER: &str = r"
+local current = redis.pcall('GET', KEYS[1])
+if current ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1
+";
+
+/// Deletes up to `ARGV[1]` of the entries an index lists, then removes them from the
+/// index, in one atomic step. Atomic, so that no invalidation can find the index
+/// empty while entries it listed still exist (a concurrent invalidation of the same
+/// index returns only once they are gone), and in this order, so that a refused
+/// delete (an ACL, say) leaves the index intact for the retry: Redis does not roll a
+/// script back when a command in it fails.
+///
+/// `KEYS[1]` the index. Replies how many entries it removed; fewer than the batch
+/// size means the index is now empty. A value of another type under the index's
+/// name lists nothing (and is replaced by the next write, see [`INDEX`]).
+pub(super) const CLEAR_INDEX: &str = r"
+if redis.call('TYPE', KEYS[1])['ok'] ~= 'zset' then return 0 end
+local members = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
+if #members == 0 then return 0 end
+redis.call('UNLINK', unpack(members))
+redis.call('ZREMRANGEBYRANK', KEYS[1], 0, #members - 1)
+return #members
 ";
 
 /// Takes the lease on a stored value to refresh it, if the entry still holds the
