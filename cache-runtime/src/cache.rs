@@ -259,32 +259,42 @@ impl Cache {
         self.inner.backend.health().await
     }
 
-    /// Reads and decodes the entry under `key`.
-    pub(crate) async fn lookup<V: DeserializeOwned>(&self, key: &CacheKey) -> Lookup<V> {
+    /// Reads and decodes the entry under `key`; counts the hit or miss if `count`
+    /// (a call that looks again after a concurrent load is counted once).
+    pub(crate) async fn lookup<V: DeserializeOwned>(
+        &self,
+        key: &CacheKey,
+        count: bool,
+    ) -> Lookup<V> {
+        let tally = |counter: fn(&Counters) -> &AtomicU64| {
+            if count {
+                self.count(counter);
+            }
+        };
         let stored = self.inner.backend.get(key).await;
         let stored = match stored {
             Ok(Some(stored)) => stored,
             Ok(None) => {
-                self.count(|c| &c.misses);
+                tally(|c| &c.misses);
                 return Lookup::Miss;
             }
             Err(err) => {
                 self.backend_failed("read", key, &err);
-                self.count(|c| &c.misses);
+                tally(|c| &c.misses);
                 return Lookup::Unavailable;
             }
         };
         match self.decode(key, &stored) {
             Decoded::Value(found) => {
-                self.count(|c| &c.hits);
+                tally(|c| &c.hits);
                 Lookup::Hit(found)
             }
             Decoded::Placeholder => {
-                self.count(|c| &c.misses);
+                tally(|c| &c.misses);
                 Lookup::Loading
             }
             Decoded::Garbage => {
-                self.count(|c| &c.misses);
+                tally(|c| &c.misses);
                 Lookup::Miss
             }
         }

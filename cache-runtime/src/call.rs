@@ -138,31 +138,34 @@ where
     if cache.is_off() {
         return body.await;
     }
-    if cache.invalidation_pending(&key, function) {
-        // An invalidation of this entry failed and waits for its retry: the entry
-        // may be stale, so neither read nor fill it until then, nor take a result
-        // from a load that may have started before the invalidation.
-        cache.count(|c| &c.misses);
-        return body.await;
-    }
-    let backend_up = match cache.lookup::<O::Value>(&key).await {
-        Lookup::Hit(found) => {
-            return serve::<R, O, F>(cache, function, &key, found, body).await;
-        }
-        Lookup::Miss | Lookup::Loading => true,
-        // The backend just failed: loads still share one run of the function,
-        // but take no lease and write nothing, which would cost more deadlines.
-        Lookup::Unavailable => false,
-    };
     // One bound for all the waiting this call does for other callers' loads.
     let give_up_at = Instant::now() + cache.load_wait();
+    let mut first_look = true;
     loop {
+        if cache.invalidation_pending(&key, function) {
+            // An invalidation of this entry failed and waits for its retry: the entry
+            // may be stale, so neither read nor fill it until then, nor take a result
+            // from a load that may have started before the invalidation.
+            if first_look {
+                cache.count(|c| &c.misses);
+            }
+            return body.await;
+        }
+        let backend_up = match cache.lookup::<O::Value>(&key, first_look).await {
+            Lookup::Hit(found) => {
+                return serve::<R, O, F>(cache, function, &key, found, body).await;
+            }
+            Lookup::Miss | Lookup::Loading => true,
+            // The backend just failed: loads still share one run of the function,
+            // but take no lease and write nothing, which would cost more deadlines.
+            Lookup::Unavailable => false,
+        };
+        first_look = false;
+        let remaining = give_up_at.saturating_duration_since(Instant::now());
         let lead = match cache.flights().join(key) {
             Role::Leader(lead) => lead,
-            Role::Follower(follow) => match follow
-                .wait(give_up_at.saturating_duration_since(Instant::now()))
-                .await
-            {
+            Role::Next(queued) => queued.wait(remaining).await,
+            Role::Follower(follow) => match follow.wait(remaining).await {
                 Followed::Landed(landing) => {
                     if let Some(ret) = unpack::<R, O, S>(cache, &key, &share, &landing) {
                         cache.count(|c| &c.coalesced);
@@ -170,12 +173,9 @@ where
                     }
                     return body.await;
                 }
-                // The leader was cancelled, or its result lost to an invalidation:
-                // load again, unless that invalidation failed and waits for a retry.
-                Followed::LeaderGone if cache.invalidation_pending(&key, function) => {
-                    return body.await;
-                }
-                Followed::LeaderGone => continue,
+                // The leader was cancelled, or its result may predate a write this
+                // caller must see: look again (see `crate::flight`).
+                Followed::StartOver => continue,
                 // The leader hangs; do not wait for it any longer.
                 Followed::TimedOut => return body.await,
             },
@@ -238,8 +238,8 @@ struct Load<'a> {
 
 impl Load<'_> {
     /// Takes the lease, runs the function, fills, and hands the result to the
-    /// followers; if the fill was revoked, the followers load again instead, since
-    /// the value may predate a write that has completed.
+    /// followers that may take it; if the fill was revoked, they start over instead,
+    /// since the value may predate a write that has completed.
     async fn lead<R, O, S, F>(self, share: &S, body: F, lead: Lead<'_>) -> R
     where
         O: Outcome<R>,
@@ -262,43 +262,65 @@ impl Load<'_> {
             (false, _) => Write::Nothing,
             (true, None) => Write::Unconditional,
             (true, Some(lease_time)) => {
-                let lease =
-                    (cache.take_lease::<O::Value>(key, function, lease_time, self.give_up_at))
-                        .await;
-                match lease {
+                let stamp = || lead.stamp();
+                let lease = cache.take_lease::<O::Value>(
+                    key,
+                    function,
+                    lease_time,
+                    self.give_up_at,
+                    &stamp,
+                );
+                match lease.await {
                     Lease::Held(lease) => Write::Leased(lease),
-                    Lease::Found(found, stored) => {
-                        // Loaded by a concurrent caller, here or in another process.
+                    Lease::Found(found, stored, read) => {
+                        // Loaded by a concurrent caller, here or in another process;
+                        // as current as a hit for the callers that joined before the
+                        // read was sent.
                         cache.count(|c| &c.coalesced);
                         let ret = O::restore(found.value);
-                        lead.land(pack(share, &ret, Some(stored.into_shared())));
+                        lead.land(pack(share, &ret, Some(stored.into_shared())), read);
                         return ret;
                     }
                     Lease::Unavailable => Write::Nothing,
                 }
             }
         };
+        if !matches!(write, Write::Leased(_)) {
+            // Nothing will vouch that the result is still current when it lands:
+            // callers arriving from now on wait for the next load.
+            lead.unvouched();
+        }
+        let started = lead.stamp();
         let (ret, envelope) = run::<R, O, F>(cache, key, body).await;
-        let filled = match write {
-            Write::Leased(lease) => settle(lease, envelope.clone(), function).await,
+        // Which followers may take the result (see `crate::flight`).
+        let valid_before = match write {
+            Write::Leased(lease) => {
+                let sent = lead.stamp();
+                match settle(lease, envelope.clone(), function).await {
+                    Some(Filled::Written) => sent,
+                    // It may predate a completed write: for this caller only.
+                    Some(Filled::Revoked) => return ret,
+                    Some(Filled::Failed) | None => started,
+                }
+            }
             Write::Unconditional => match &envelope {
                 // Revoked, as a lease would be (see `LeaseGuard::fill`).
                 Some(_) if cache.invalidation_pending(key, function) => {
                     cache.count(|c| &c.fills_revoked);
-                    Some(Filled::Revoked)
+                    return ret;
                 }
                 Some(bytes) => {
                     cache.write(key, bytes.clone(), function).await;
-                    None
+                    started
                 }
-                None => None,
+                None => started,
             },
-            Write::Nothing => None,
+            Write::Nothing => started,
         };
-        // A result that may predate a completed write, or one that failed and waits
-        // for its retry, is for this caller only: the followers load again.
-        if filled != Some(Filled::Revoked) && !cache.invalidation_pending(key, function) {
-            lead.land(pack(share, &ret, envelope));
+        // A result that failed to be invalidated and waits for its retry is for this
+        // caller only.
+        if !cache.invalidation_pending(key, function) {
+            lead.land(pack(share, &ret, envelope), valid_before);
         }
         ret
     }

@@ -8,7 +8,8 @@
 //!                       other bits: unknown, the entry is a miss
 //! byte 3       reserved 0
 //! bytes 4-11   written  Unix time of the write, milliseconds, little endian
-//! bytes 12-15  compute  how long the function took to produce the value, µs, LE
+//! bytes 12-15  compute  how long the function took to produce the value, µs, LE;
+//!                       in a placeholder: the lease time, ms, LE
 //! bytes 16-23  lease    the lease holder's token, LE; 0 when not leased
 //! bytes 24..   payload  the value, encoded by the codec (empty in a placeholder)
 //! ```
@@ -16,6 +17,10 @@
 //! The lease lives in the entry itself, so that everything that replaces or deletes
 //! the entry (an invalidation, a write-through) also revokes the lease: a fill only
 //! lands while bytes 16-23 still hold the filler's token (see `crate::lease`).
+//!
+//! A placeholder states its own lease (write time plus lease time), so that one
+//! that outlives it, because it was stored without an expiry or by a holder with a
+//! longer lease that crashed, is known to be dead and can be taken over.
 //!
 //! Anything that does not match (another format, another codec, unknown flags,
 //! truncation, a payload of the wrong type) decodes to an error, which the caller
@@ -160,12 +165,31 @@ pub fn encode<C: Codec, T: Serialize + ?Sized>(
     Ok(out)
 }
 
-/// The placeholder a caller stores under an empty key while it loads the value.
-pub(crate) fn placeholder<C: Codec>(token: LeaseToken) -> [u8; HEADER_LEN] {
+/// The placeholder a caller stores under an empty key while it loads the value,
+/// for a lease of `lease`.
+pub(crate) fn placeholder<C: Codec>(token: LeaseToken, lease: Duration) -> [u8; HEADER_LEN] {
     let mut out = [0; HEADER_LEN];
     out[..HEAD_LEN].copy_from_slice(&head(C::ID, LEASED | PLACEHOLDER, unix_millis()));
+    let lease_ms = u32::try_from(lease.as_millis()).unwrap_or(u32::MAX);
+    out[HEAD_LEN..TOKEN_AT.start].copy_from_slice(&lease_ms.to_le_bytes());
     out[TOKEN_AT].copy_from_slice(&token.to_bytes());
     out
+}
+
+/// Whether the placeholder `bytes` is dead at `now` (Unix ms): its lease has run out,
+/// or it claims a write time more than a lease in the future, which no live holder
+/// can have. A placeholder that states no lease time (written by an earlier version)
+/// is given `default_lease`.
+pub(crate) fn placeholder_dead(bytes: &[u8], now: u64, default_lease: Duration) -> bool {
+    let Some(header) = bytes.get(..HEADER_LEN) else {
+        return false;
+    };
+    let written = le_u64(&header[4..HEAD_LEN]);
+    let lease = match le_u64(&header[HEAD_LEN..TOKEN_AT.start]) {
+        0 => u64::try_from(default_lease.as_millis()).unwrap_or(u64::MAX),
+        ms => ms,
+    };
+    now >= written.saturating_add(lease) || written > now.saturating_add(lease)
 }
 
 /// The head of an unleased value written at `meta`'s time: what a caller that read
@@ -297,7 +321,7 @@ mod tests {
     #[test]
     fn placeholders_open_as_placeholders() {
         let token = LeaseToken::random();
-        let bytes = placeholder::<Bincode>(token);
+        let bytes = placeholder::<Bincode>(token, Duration::from_secs(5));
         assert_eq!(bytes[FLAGS_AT], LEASED | PLACEHOLDER);
         assert_eq!(bytes[TOKEN_AT], token.to_bytes());
         assert!(matches!(open::<Bincode>(&bytes), Ok(Opened::Placeholder)));
@@ -312,6 +336,25 @@ mod tests {
         let mut tokenless = bytes;
         tokenless[TOKEN_AT].fill(0);
         assert!(open::<Bincode>(&tokenless).is_err());
+    }
+
+    #[test]
+    fn a_placeholder_is_dead_once_its_own_lease_has_run_out() {
+        let lease = Duration::from_secs(20);
+        let bytes = placeholder::<Bincode>(LeaseToken::random(), lease);
+        let written = le_u64(&bytes[4..HEAD_LEN]);
+        let other = Duration::from_secs(5);
+        // Its own lease counts, not the reader's.
+        assert!(!placeholder_dead(&bytes, written + 19_999, other));
+        assert!(placeholder_dead(&bytes, written + 20_000, other));
+        // A write time far in the future is no live holder's.
+        assert!(placeholder_dead(&bytes, written - 20_001, other));
+        assert!(!placeholder_dead(&bytes, written - 19_000, other));
+        // One without a lease time gets the reader's.
+        let mut old = bytes;
+        old[HEAD_LEN..TOKEN_AT.start].fill(0);
+        assert!(!placeholder_dead(&old, written + 4_999, other));
+        assert!(placeholder_dead(&old, written + 5_000, other));
     }
 
     #[test]

@@ -7,8 +7,11 @@
 //!    This is its lease. If the key is not empty, the caller gets what it holds.
 //! 2. A caller that finds another caller's placeholder waits, polling the key, until
 //!    a value appears or the lease is gone (given back, or expired because its
-//!    holder crashed); then it takes the lease itself. It waits at most the lease
-//!    time, then runs the function without storing the result.
+//!    holder crashed); then it takes the lease itself. A placeholder states its own
+//!    expiry: one found past it (stored without a TTL, or by a crashed holder whose
+//!    lease Redis has not expired yet) is dead, and the caller replaces it with its
+//!    own, atomically, only if it is still the same placeholder. A caller waits at
+//!    most the lease time, then runs the function without storing the result.
 //! 3. The holder runs the function and *fills*: it writes the value only if its
 //!    token is still in the key. An invalidation deletes the key, and a write-through
 //!    overwrites it, so either one that happens during the load revokes the lease,
@@ -32,7 +35,8 @@ use crate::backend::{Acquired, Stored};
 use crate::cache::{Cache, Decoded, Found, read};
 use crate::call::CachedFn;
 use crate::codec::Bincode;
-use crate::envelope::{self, LeaseToken, Meta};
+use crate::envelope::{self, LeaseToken, Meta, unix_millis};
+use crate::flight::Stamp;
 use crate::key::CacheKey;
 use crate::ttl::Ttl;
 
@@ -45,8 +49,9 @@ const MAX_POLL: Duration = Duration::from_millis(50);
 pub(crate) enum Lease<V> {
     /// This caller holds the lease: load, then fill or release.
     Held(LeaseGuard),
-    /// The key holds a value (stored by another caller meanwhile).
-    Found(Found<V>, Stored),
+    /// The key holds a value (stored by another caller meanwhile), read by a request
+    /// sent after the [`Stamp`] given.
+    Found(Found<V>, Stored, Stamp),
     /// No lease could be had: the backend failed, or another caller's lease outlived
     /// the wait. Run the function without storing the result.
     Unavailable,
@@ -62,9 +67,10 @@ impl Cache {
         function: &CachedFn,
         lease: Ttl,
         give_up_at: Instant,
+        stamp: &(dyn Fn() -> Stamp + Sync),
     ) -> Lease<V> {
         let token = LeaseToken::random();
-        let placeholder = envelope::placeholder::<Bincode>(token);
+        let placeholder = envelope::placeholder::<Bincode>(token, lease.as_duration());
         // The key joins its indexes before the placeholder is stored, so that a
         // function or group invalidation during the load deletes the placeholder too.
         let indexes = self.indexes(function);
@@ -75,15 +81,13 @@ impl Cache {
             // Armed before the attempt: if it times out or is cancelled after Redis
             // stored the placeholder, the lease is given back rather than left to expire.
             let guard = LeaseGuard::new(self, *key, token);
+            let sent = stamp();
             let acquired = (self.backend_ref())
                 .acquire(key, &placeholder, lease, function.storage_ttl(), &indexes)
                 .await;
             let found = match acquired {
                 Ok(Acquired::Granted) => return Lease::Held(guard),
-                Ok(Acquired::Found(found)) => {
-                    guard.disarm();
-                    found
-                }
+                Ok(Acquired::Found(found)) => found,
                 Err(err) => {
                     self.backend_failed("lease", key, &err);
                     return Lease::Unavailable;
@@ -91,10 +95,33 @@ impl Cache {
             };
             // Quietly: unreadable bytes were counted and reported by the read before.
             match read::<V>(&found) {
-                Ok(Decoded::Value(value)) => return Lease::Found(value, found),
-                Ok(Decoded::Placeholder) => {}
+                Ok(Decoded::Value(value)) => {
+                    guard.disarm();
+                    return Lease::Found(value, found, sent);
+                }
+                Ok(Decoded::Placeholder)
+                    if envelope::placeholder_dead(&found, unix_millis(), lease.as_duration()) =>
+                {
+                    // Its holder's lease has run out: take over, unless it changed.
+                    match (self.backend_ref())
+                        .take_over(key, &found, &placeholder, lease)
+                        .await
+                    {
+                        Ok(true) => {
+                            self.count(|c| &c.leases_taken_over);
+                            return Lease::Held(guard);
+                        }
+                        Ok(false) => guard.disarm(),
+                        Err(err) => {
+                            self.backend_failed("lease", key, &err);
+                            return Lease::Unavailable;
+                        }
+                    }
+                }
+                Ok(Decoded::Placeholder) => guard.disarm(),
                 // Unreadable bytes under the key: remove them, then take the lease.
                 Ok(Decoded::Garbage) | Err(_) if !cleared => {
+                    guard.disarm();
                     cleared = true;
                     if let Err(err) = self.backend_ref().delete(key).await {
                         self.backend_failed("delete", key, &err);
@@ -102,7 +129,10 @@ impl Cache {
                     }
                     continue;
                 }
-                Ok(Decoded::Garbage) | Err(_) => return Lease::Unavailable,
+                Ok(Decoded::Garbage) | Err(_) => {
+                    guard.disarm();
+                    return Lease::Unavailable;
+                }
             }
             if !waited {
                 waited = true;

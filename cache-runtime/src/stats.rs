@@ -81,6 +81,9 @@ counters! {
         coalesced,
         /// Loads that found another caller's lease (from any process) and waited for it.
         lease_waits,
+        /// Leases taken over from a placeholder past its own stated expiry (its holder
+        /// crashed, or it was stored without a TTL).
+        leases_taken_over,
         /// Loaded values not written because the lease was revoked meanwhile: an
         /// invalidation or write-through of the entry won, or the load outlasted the lease.
         fills_revoked,

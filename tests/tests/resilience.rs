@@ -120,26 +120,39 @@ async fn single_flight_keeps_working_while_the_breaker_is_open() {
     assert_eq!(db.cache.health().await.breaker, Some(BreakerState::Open));
 
     db.hold.store(true, SeqCst);
-    let callers: Vec<_> = (0..100)
+    let first = tokio::spawn({
+        let db = db.clone();
+        async move { db.row(1).await }
+    });
+    db.gate.arrived(1).await;
+    // The others arrive after the first load read its data, with no lease to vouch
+    // that it is still current when it lands (a write may complete meanwhile): they
+    // must not take its result, and they must not each run the function either.
+    // They queue for one more load, which starts when the first one is over.
+    let callers: Vec<_> = (0..99)
         .map(|_| {
             let db = db.clone();
             tokio::spawn(async move { db.row(1).await })
         })
         .collect();
-    db.gate.arrived(1).await;
-    // The 99 others wait for the one load; there is no event to await for that, so
-    // yield until the gauge says so.
-    yield_until_stats(&db.cache, "99 callers wait for the load", |stats| {
+    // No event to await for that; yield until the gauge says so.
+    yield_until_stats(&db.cache, "99 callers wait for the next load", |stats| {
         stats.waiting_for_loads == 99
     })
     .await;
     assert!(db.cache.stats().short_circuited >= 100, "none asked Redis");
+    assert_eq!(db.loads.load(SeqCst), 5 + 1, "the queued load waits");
     db.gate.open();
+    assert_eq!(first.await.expect("task").as_deref(), Ok("1:v1"));
     for caller in callers {
         assert_eq!(caller.await.expect("task").as_deref(), Ok("1:v1"));
     }
-    assert_eq!(db.loads.load(SeqCst), 5 + 1, "one load for the 100 callers");
-    assert_eq!(db.cache.stats().coalesced, 99);
+    assert_eq!(
+        db.loads.load(SeqCst),
+        5 + 2,
+        "one load for the first caller, one for the 99 after it"
+    );
+    assert_eq!(db.cache.stats().coalesced, 98);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
