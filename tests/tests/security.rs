@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use cache_runtime::{Cache, CacheConfig, ConfigError, cached};
+use cache_runtime::{BreakerSettings, Cache, CacheConfig, ConfigError, cached};
 use cache_tests::{AclRedisServer, TestCertificates, TlsRedisServer, free_port, run_child_test};
 
 const USER: &str = "app";
@@ -332,13 +332,37 @@ impl Write for Captured {
     }
 }
 
-/// Everything a cache shows of itself, its health and its failures (two calls of
-/// `square` that fail open).
+/// Every password of the leak checks contains this: no part of one may show.
+const MARK: &str = "s3cret";
+
+/// How long the breakers of the leak checks stay open before a probe.
+const OPEN_FOR: Duration = Duration::from_millis(20);
+
+/// A breaker that opens at the first failure and probes soon after, so that its
+/// WARN (opened) and DEBUG (probe failed) lines are logged.
+fn quick_breaker(config: CacheConfig) -> CacheConfig {
+    config.circuit_breaker(BreakerSettings {
+        failure_threshold: 1,
+        open_for: OPEN_FOR,
+        close_after: 1,
+    })
+}
+
+/// Everything a cache that cannot reach its Redis shows of itself: its `Debug`, the
+/// logs of two calls that fail open (the first opens its [`quick_breaker`]), and the
+/// health report of the probe that follows the open interval (which fails, with the
+/// connection's own error, and is logged).
 async fn everything_shown(cache: &Cache) -> String {
     assert_not_cached(cache, 4).await;
+    // Past the open interval of the last failure, the next operation is a probe.
+    tokio::time::sleep(OPEN_FOR).await;
     let health = cache.health().await;
     assert!(!health.healthy, "{health:?}");
     let error = health.error.clone().unwrap_or_default();
+    assert!(
+        !error.contains("circuit breaker open"),
+        "not a probe: {error}"
+    );
     format!("{health:?}\n{error}\n{cache:?}\n")
 }
 
@@ -362,7 +386,8 @@ fn passwords_never_appear_in_debug_display_errors_or_logs() {
     );
     assert!(out.contains("cache backend unavailable"), "{out}");
     assert!(out.contains("app:***@127.0.0.1"), "{out}");
-    assert!(!out.contains(PASSWORD), "the password leaked:\n{out}");
+    assert!(out.contains("?user=app&pass=***&db=0"), "{out}");
+    assert!(!out.contains(MARK), "a password leaked:\n{out}");
 }
 
 #[test]
@@ -371,6 +396,10 @@ fn child_never_shows_passwords() {
     const WRONG: &str = "wr0ng-s3cret";
     let port = |var| std::env::var(var).expect("set by the parent test");
     let (acl_port, tls_port) = (port(ACL_PORT), port(TLS_PORT));
+    let dead_port = free_port();
+    let dir = tempfile::tempdir().expect("temporary directory");
+    // An absolute path, where no server listens.
+    let socket = dir.path().join("missing.sock").display().to_string();
     let logs = Captured::default();
     let subscriber = tracing_subscriber::fmt()
         .with_writer({
@@ -382,25 +411,68 @@ fn child_never_shows_passwords() {
         .finish();
     tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
 
+    // `(URL, how it is shown)`: every form in which redis-rs reads a password, over
+    // TCP, TLS and unix sockets, for a server that refuses it or is not there. Each
+    // is shown differently, so that the log lines of each can be told apart.
+    let failing = [
+        // The right user with a wrong password: the server refuses it.
+        (
+            format!("redis://{USER}:{WRONG}@127.0.0.1:{acl_port}/0"),
+            format!("redis://{USER}:***@127.0.0.1:{acl_port}/0"),
+        ),
+        // Percent-encoded (`p@ss/s3cret`), and an `@` left unencoded.
+        (
+            format!("redis://{USER}:p%40ss%2F{MARK}@127.0.0.1:{acl_port}/1"),
+            format!("redis://{USER}:***@127.0.0.1:{acl_port}/1"),
+        ),
+        (
+            format!("redis://{USER}:p@ss-{MARK}@127.0.0.1:{acl_port}/2"),
+            format!("redis://{USER}:***@127.0.0.1:{acl_port}/2"),
+        ),
+        // The password in a URL whose server is not there; with no user.
+        (
+            format!("redis://{USER}:{PASSWORD}@127.0.0.1:{dead_port}/0"),
+            format!("redis://{USER}:***@127.0.0.1:{dead_port}/0"),
+        ),
+        (
+            format!("valkey://:{PASSWORD}@127.0.0.1:{dead_port}/0"),
+            format!("valkey://:***@127.0.0.1:{dead_port}/0"),
+        ),
+        // Over TLS to a server whose CA is not trusted.
+        (
+            format!("rediss://{USER}:{PASSWORD}@127.0.0.1:{tls_port}/0"),
+            format!("rediss://{USER}:***@127.0.0.1:{tls_port}/0"),
+        ),
+        // Unix sockets: the password is the `pass` query parameter (`a&b s3cret`,
+        // form-encoded, in the second).
+        (
+            format!("redis+unix://{socket}?pass={PASSWORD}"),
+            format!("redis+unix://{socket}?pass=***"),
+        ),
+        (
+            format!("unix://{socket}?user={USER}&pass=a%26b+{MARK}&db=0"),
+            format!("unix://{socket}?user={USER}&pass=***&db=0"),
+        ),
+    ];
+
     let mut shown = String::new();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");
     runtime.block_on(async {
-        let failing = [
-            // The right user with a wrong password: the server refuses it.
-            format!("redis://{USER}:{WRONG}@127.0.0.1:{acl_port}/0"),
-            // The password in a URL whose server is not there.
-            format!("redis://{USER}:{PASSWORD}@127.0.0.1:{}/0", free_port()),
-            // The password over TLS to a server whose CA is not trusted.
-            format!("rediss://{USER}:{PASSWORD}@127.0.0.1:{tls_port}/0"),
-        ];
-        for url in &failing {
-            let config = CacheConfig::redis(url.as_str()).namespace("secret");
-            shown.push_str(&format!("{config:?}\n"));
+        for (url, redacted) in &failing {
+            let config = quick_breaker(CacheConfig::redis(url.as_str()).namespace("secret"));
+            let debug = format!("{config:?}\n");
+            assert!(debug.contains(redacted.as_str()), "not {redacted}: {debug}");
+            shown.push_str(&debug);
             let cache = config.build().expect("valid configuration");
-            shown.push_str(&everything_shown(&cache).await);
+            let everything = everything_shown(&cache).await;
+            assert!(
+                everything.contains(&format!("({redacted})")),
+                "no health error for {redacted}:\n{everything}"
+            );
+            shown.push_str(&everything);
         }
         // And a cache that works.
         let url = format!("redis://{USER}:{PASSWORD}@127.0.0.1:{acl_port}/0");
@@ -411,16 +483,47 @@ fn child_never_shows_passwords() {
         shown.push_str(&format!("{:?}\n{cache:?}\n", cache.health().await));
     });
 
-    // Configuration errors for URLs with passwords.
-    for url in [
-        format!("redis://{USER}:{PASSWORD}@127.0.0.1:notaport/0"),
-        format!("nosuchscheme://{USER}:{PASSWORD}@127.0.0.1:6379/0"),
-        format!("redis://{USER}:{PASSWORD}@[::1/0"),
+    // Configuration errors for URLs with passwords, and how they show the URL.
+    for (url, redacted) in [
+        (
+            format!("redis://{USER}:{PASSWORD}@127.0.0.1:notaport/0"),
+            "redis://***@127.0.0.1:notaport/0",
+        ),
+        (
+            format!("nosuchscheme://{USER}:{PASSWORD}@127.0.0.1:6379/0"),
+            "nosuchscheme://app:***@127.0.0.1:6379/0",
+        ),
+        (
+            format!("redis://{USER}:{PASSWORD}@[::1/0"),
+            "redis://***@[::1/0",
+        ),
+        (
+            format!("redis://{USER}:p@ss-{MARK}@[::1/0"),
+            "redis://***@[::1/0",
+        ),
+        (
+            format!("valkey://:{PASSWORD}@0.0.0.0:6379/0"),
+            "valkey://:***@0.0.0.0:6379/0",
+        ),
+        (
+            format!("unix:///run/redis.sock?user={USER}&pass={PASSWORD}&db=x"),
+            "unix:///run/redis.sock?user=app&pass=***&db=x",
+        ),
+        (
+            format!("redis+unix://elsewhere/run/redis.sock?pass={PASSWORD}"),
+            "redis+unix://elsewhere/run/redis.sock?pass=***",
+        ),
+        (
+            format!("unix://[bad?pass={PASSWORD}"),
+            "unix://[bad?pass=***",
+        ),
     ] {
         let config = CacheConfig::redis(url.as_str());
         shown.push_str(&format!("{config:?}\n"));
         let err = config.build().expect_err("a malformed URL");
-        shown.push_str(&format!("{err}\n{err:?}\n"));
+        let message = format!("{err}\n{err:?}\n");
+        assert!(message.contains(redacted), "not {redacted}: {message}");
+        shown.push_str(&message);
     }
 
     let logs = logs.text();
@@ -428,15 +531,21 @@ fn child_never_shows_passwords() {
         logs.contains("cache backend unavailable"),
         "the failures were not logged:\n{logs}"
     );
-    let everything = format!("{shown}\n{logs}");
-    for secret in [PASSWORD, WRONG] {
-        assert!(
-            !everything.contains(secret),
-            "the password {secret} leaked:\n{everything}"
-        );
+    // The breaker's WARN and DEBUG lines name the endpoint, redacted.
+    for (_, redacted) in &failing {
+        for event in ["circuit breaker opened", "circuit breaker probe failed"] {
+            assert!(
+                logs.lines()
+                    .any(|line| line.contains(event) && line.contains(redacted.as_str())),
+                "no `{event}` line for {redacted}:\n{logs}"
+            );
+        }
     }
-    // What is shown instead: the user and a redacted password.
-    assert!(everything.contains("app:***@127.0.0.1"), "{everything}");
+    let everything = format!("{shown}\n{logs}");
+    assert!(
+        !everything.contains(MARK),
+        "a password leaked:\n{everything}"
+    );
     // For the parent to check as well.
     println!("{everything}");
 }
@@ -479,6 +588,28 @@ fn an_unreadable_cache_tls_ca_file_is_reported_and_the_app_runs_uncached() {
     assert!(out.contains("CACHE_TLS_CA_FILE"), "{out}");
     assert!(out.contains("caching is off"), "{out}");
     assert!(!out.contains(PASSWORD), "the password leaked:\n{out}");
+}
+
+#[test]
+fn a_bad_redis_url_in_the_environment_is_reported_without_its_password() {
+    for (url, redacted) in [
+        (
+            format!("unix:///run/redis.sock?user={USER}&pass={PASSWORD}&db=x"),
+            "unix:///run/redis.sock?user=app&pass=***&db=x",
+        ),
+        (
+            format!("redis://{USER}:p%40ss-{MARK}@[::1/0"),
+            "redis://***@[::1/0",
+        ),
+    ] {
+        let out = run_child_test(
+            "child_caches_with_the_global_cache",
+            &[("REDIS_URL", &url), ("EXPECT_CACHED", "no")],
+        );
+        assert!(out.contains("caching is off"), "{out}");
+        assert!(out.contains(redacted), "not {redacted}:\n{out}");
+        assert!(!out.contains(MARK), "the password leaked:\n{out}");
+    }
 }
 
 #[cached(ttl = 60)]

@@ -164,7 +164,9 @@ impl CacheConfig {
         }
     }
 
-    /// A Redis cache at `url` (`redis://[user:password@]host:port/db`).
+    /// A Redis cache at `url` (`redis://[user:password@]host:port/db`, `rediss://` for
+    /// TLS, or `unix:///path/to/redis.sock?user=..&pass=..&db=..`). Its password is
+    /// never shown: see `docs/security.md`.
     pub fn redis(url: impl Into<String>) -> Self {
         Self::with_backend(BackendChoice::Redis { url: url.into() })
     }
