@@ -12,7 +12,7 @@ use crate::flight::{Followed, Landing, Lead, Role, Share};
 use crate::freshness::{Aging, Freshness, unit_rand};
 use crate::group::{CacheGroup, IndexKey};
 use crate::key::{CacheKey, FnIdentity, KeyError, KeyHasher};
-use crate::lease::{Filled, Lease, LeaseGuard};
+use crate::lease::{Lease, LeaseGuard, Settled};
 use crate::outcome::Outcome;
 use crate::ttl::Ttl;
 
@@ -297,10 +297,10 @@ impl Load<'_> {
             Write::Leased(lease) => {
                 let sent = lead.stamp();
                 match settle(lease, envelope.clone(), function).await {
-                    Some(Filled::Written) => sent,
+                    Settled::Intact => sent,
                     // It may predate a completed write: for this caller only.
-                    Some(Filled::Revoked) => return ret,
-                    Some(Filled::Failed) | None => started,
+                    Settled::Revoked => return ret,
+                    Settled::Failed => started,
                 }
             }
             Write::Unconditional => match &envelope {
@@ -342,18 +342,11 @@ where
 }
 
 /// Fills a held lease with `envelope`, or gives it back when there is nothing to
-/// store (`None`).
-async fn settle(
-    lease: LeaseGuard,
-    envelope: Option<Arc<[u8]>>,
-    function: &CachedFn,
-) -> Option<Filled> {
+/// store (`None`); either way tells whether the lease was still intact.
+async fn settle(lease: LeaseGuard, envelope: Option<Arc<[u8]>>, function: &CachedFn) -> Settled {
     match envelope {
-        Some(bytes) => Some(lease.fill(bytes, function).await),
-        None => {
-            lease.release().await;
-            None
-        }
+        Some(bytes) => lease.fill(bytes, function).await,
+        None => lease.release().await,
     }
 }
 

@@ -167,14 +167,17 @@ impl Cache {
     }
 }
 
-/// How a fill went.
+/// How a held lease ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Filled {
-    Written,
+pub(crate) enum Settled {
+    /// The lease was still in place when the value was filled or the lease given
+    /// back: no invalidation or write-through of the entry came since it was taken.
+    Intact,
     /// The lease was gone: an invalidation or a write-through happened during the
-    /// load (or the load outlasted the lease), so the value may be stale.
+    /// load (or the load outlasted the lease), so its result may be stale. Nothing
+    /// was written.
     Revoked,
-    /// The backend failed.
+    /// The backend failed: whether the lease was intact is unknown.
     Failed,
 }
 
@@ -201,12 +204,12 @@ impl LeaseGuard {
     /// Writes `bytes` (an envelope) if the lease is still in place, and no
     /// invalidation of the entry failed meanwhile: that one waits for its retry and
     /// could not revoke the lease in the backend, so it revokes it here.
-    pub(crate) async fn fill(mut self, bytes: Arc<[u8]>, function: &CachedFn) -> Filled {
+    pub(crate) async fn fill(mut self, bytes: Arc<[u8]>, function: &CachedFn) -> Settled {
         let cache = self.cache.clone();
         if cache.invalidation_pending(&self.key, function) {
             cache.count(|c| &c.fills_revoked);
             self.release().await;
-            return Filled::Revoked;
+            return Settled::Revoked;
         }
         let indexes = cache.indexes(function);
         let filled = (cache.backend_ref())
@@ -224,29 +227,34 @@ impl LeaseGuard {
         match filled {
             Ok(true) => {
                 cache.count(|c| &c.writes);
-                Filled::Written
+                Settled::Intact
             }
             Ok(false) => {
                 cache.count(|c| &c.fills_revoked);
-                Filled::Revoked
+                Settled::Revoked
             }
             Err(err) => {
                 cache.backend_failed("write", &self.key, &err);
-                Filled::Failed
+                Settled::Failed
             }
         }
     }
 
-    /// Gives the lease back.
-    pub(crate) async fn release(mut self) {
+    /// Gives the lease back, and tells whether it was still in place.
+    pub(crate) async fn release(mut self) -> Settled {
         let released = self
             .cache
             .backend_ref()
             .release(&self.key, self.token)
             .await;
         self.settled = true;
-        if let Err(err) = released {
-            self.cache.backend_failed("release", &self.key, &err);
+        match released {
+            Ok(true) => Settled::Intact,
+            Ok(false) => Settled::Revoked,
+            Err(err) => {
+                self.cache.backend_failed("release", &self.key, &err);
+                Settled::Failed
+            }
         }
     }
 

@@ -202,11 +202,11 @@ impl MemoryBackend {
         true
     }
 
-    /// See `scripts::RELEASE`.
-    pub(crate) fn release(&self, key: CacheKey, token: LeaseToken) {
+    /// See `scripts::RELEASE`; returns whether the lease was still in place.
+    pub(crate) fn release(&self, key: CacheKey, token: LeaseToken) -> bool {
         let _lock = self.lock(&key);
         let Some(current) = self.leased_to(&key, token) else {
-            return;
+            return false;
         };
         if current.bytes[FLAGS_AT] & PLACEHOLDER != 0 {
             self.entries.invalidate(&key);
@@ -216,6 +216,7 @@ impl MemoryBackend {
             bytes[TOKEN_AT].fill(0);
             self.rewrite(key, &current, bytes);
         }
+        true
     }
 
     /// See `scripts::LEASE_VALUE`.

@@ -170,19 +170,17 @@ impl Backend {
         }
     }
 
-    /// Gives the lease `token` on `key` back, if it is still in place.
+    /// Gives the lease `token` on `key` back, if it is still in place. Returns
+    /// whether it was.
     pub(crate) async fn release(
         &self,
         key: &CacheKey,
         token: LeaseToken,
-    ) -> Result<(), BackendError> {
+    ) -> Result<bool, BackendError> {
         match self {
             Self::Redis(redis) => redis.release(key, token).await,
-            Self::Memory(memory) => {
-                memory.release(*key, token);
-                Ok(())
-            }
-            Self::Off => Ok(()),
+            Self::Memory(memory) => Ok(memory.release(*key, token)),
+            Self::Off => Ok(false),
         }
     }
 

@@ -159,16 +159,17 @@ impl RedisBackend {
         self.indexed(key, ttl, indexes, fill).await
     }
 
-    /// Gives the lease `token` on `key` back, if it is still there.
+    /// Gives the lease `token` on `key` back, if it is still there. Returns whether
+    /// it was.
     pub(crate) async fn release(
         &self,
         key: &CacheKey,
         token: LeaseToken,
-    ) -> Result<(), BackendError> {
+    ) -> Result<bool, BackendError> {
         let mut connection = self.connection()?;
         let mut eval = script(scripts::RELEASE, key.as_str());
         eval.arg(&token.to_bytes());
-        self.within_deadline(eval.query_async::<()>(&mut connection))
+        self.within_deadline(eval.query_async(&mut connection))
             .await
     }
 

@@ -42,7 +42,8 @@ return 1
 /// Gives a lease back: deletes a placeholder, or clears the lease on a value being
 /// refreshed (its TTL is kept). Does nothing if the lease is no longer the caller's.
 ///
-/// `KEYS[1]` the entry, `ARGV[1]` the token.
+/// `KEYS[1]` the entry, `ARGV[1]` the token. Replies 1 if the lease was still the
+/// caller's (nothing revoked it), else 0.
 pub(super) const RELEASE: &str = r"
 if redis.call('GETRANGE', KEYS[1], 16, 23) ~= ARGV[1] then return 0 end
 if redis.call('GETRANGE', KEYS[1], 2, 2) == '\3' then
