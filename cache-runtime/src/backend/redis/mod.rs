@@ -20,6 +20,7 @@ use redis::aio::ConnectionManager;
 mod connection;
 mod indexes;
 mod scripts;
+mod slow_read;
 
 use self::connection::SharedConnection;
 use super::BackendError;
@@ -98,21 +99,28 @@ impl RedisBackend {
     /// bounded transfer rather than the whole value, and then fails to decode as
     /// [`Oversized`](crate::envelope::EnvelopeError::Oversized). A key holding
     /// another Redis type reads as empty bytes, which do not decode either; both are
-    /// then replaced like any unreadable entry (see `crate::lease`).
+    /// then replaced like any unreadable entry (see `crate::lease`). A read that runs
+    /// out of time is followed up by [`slow_read`], which tells a slow Redis from one
+    /// slow key for the breaker.
     pub(crate) async fn get(&self, key: &CacheKey) -> Result<Option<Vec<u8>>, BackendError> {
         let mut connection = self.connection()?;
         let mut get = redis::cmd("GETRANGE");
         get.arg(key.as_str()).arg(0).arg(self.max_entry_bytes);
+        let permit = self.breaker.admit()?;
         let read = async {
             match get.query_async::<Vec<u8>>(&mut connection).await {
                 // No entry is empty, so an empty reply is a missing key.
                 Ok(bytes) if bytes.is_empty() => Ok(None),
                 Ok(bytes) => Ok(Some(bytes)),
                 Err(err) if err.code() == Some("WRONGTYPE") => Ok(Some(Vec::new())),
-                Err(err) => Err(err),
+                Err(err) => Err(BackendError::from(err)),
             }
         };
-        self.within_deadline(read).await
+        let Ok(outcome) = tokio::time::timeout(self.deadline, read).await else {
+            return Err(self.read_timed_out(key, &mut connection, permit).await);
+        };
+        self.breaker.record(permit, &outcome);
+        outcome
     }
 
     /// Writes `bytes` under `key`, expiring after `ttl` (`SET key value PX ttl`),
