@@ -8,7 +8,8 @@
 //!
 //! Every operation runs under one deadline that covers waiting for the connection as
 //! well as the reply: a dead, slow or unreachable Redis costs a caller at most that
-//! deadline, never the seconds of a TCP connect timeout. And every operation passes
+//! deadline (a read, at most twice that: see [`slow_read`]), never the seconds of a
+//! TCP connect timeout. And every operation passes
 //! the endpoint's circuit breaker ([`super::breaker`]): after repeated failures,
 //! operations fail at once without waiting for any deadline.
 
