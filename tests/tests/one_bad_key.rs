@@ -284,3 +284,60 @@ fn changes(before: &CacheStats, after: &CacheStats) -> String {
         after.breaker_opens - before.breaker_opens,
     )
 }
+
+#[cached(ttl = 600, prefix = "blob", cache = cache, skip(cache, runs))]
+async fn blob(cache: &Cache, runs: &AtomicUsize, len: usize) -> Vec<u8> {
+    runs.fetch_add(1, SeqCst);
+    vec![7; len]
+}
+
+/// A value over `CacheConfig::max_value_bytes` is returned but not stored; one
+/// stored by a process with a higher limit is a miss for this one, which removes it.
+#[tokio::test]
+async fn values_over_the_limit_are_neither_written_nor_read() {
+    let server = RedisServer::start();
+    let build = |limit| {
+        CacheConfig::redis(server.url())
+            .namespace("t")
+            .max_value_bytes(limit)
+            .build()
+            .expect("valid test configuration")
+    };
+    let (small, large) = (build(1024), build(64 << 10));
+    let runs = AtomicUsize::new(0);
+    let stored = || server.entry_keys("t:blob:*");
+
+    // 2,000 bytes (and a length prefix) are over the limit: not stored, each call runs.
+    for call in 1..=2 {
+        assert_eq!(blob(&small, &runs, 2000).await.len(), 2000);
+        assert_eq!(runs.load(SeqCst), call);
+        assert_eq!(small.stats().encode_failures, call as u64);
+        assert_eq!(stored(), Vec::<String>::new(), "nothing written");
+    }
+    // 1,000 bytes fit: stored, then a hit.
+    assert_eq!(blob(&small, &runs, 1000).await.len(), 1000);
+    assert_eq!(blob(&small, &runs, 1000).await.len(), 1000);
+    assert_eq!(runs.load(SeqCst), 3, "then a hit");
+    assert_eq!(small.stats().writes, 1);
+
+    // 4,000 bytes, stored by a process that allows them: too long for this one, which
+    // reads it as oversized, removes it, and stores nothing in its place.
+    assert_eq!(blob(&large, &runs, 4000).await.len(), 4000);
+    assert_eq!(stored().len(), 2, "the large process stored it");
+    let before = small.stats();
+    assert_eq!(blob(&small, &runs, 4000).await.len(), 4000);
+    let after = small.stats();
+    assert_eq!(runs.load(SeqCst), 5, "a miss");
+    assert_eq!(
+        after.decode_failures,
+        before.decode_failures + 1,
+        "{after:?}"
+    );
+    assert_eq!(
+        after.encode_failures,
+        before.encode_failures + 1,
+        "{after:?}"
+    );
+    assert_eq!(after.backend_errors, before.backend_errors, "{after:?}");
+    assert_eq!(stored().len(), 1, "removed, not replaced");
+}
