@@ -15,10 +15,13 @@ use serde::de::DeserializeOwned;
 use crate::backend::{Backend, BackendError};
 use crate::call::CachedFn;
 use crate::codec::Bincode;
-use crate::codec::Codec;
-use crate::config::{CacheConfig, DEFAULT_LEASE_TIME, DEFAULT_MEMORY_BYTES, DEFAULT_NAMESPACE};
+use crate::codec::{Codec, CodecError};
+use crate::config::{
+    CacheConfig, DEFAULT_LEASE_TIME, DEFAULT_MAX_VALUE_BYTES, DEFAULT_MEMORY_BYTES,
+    DEFAULT_NAMESPACE,
+};
 use crate::entry::EntryTarget;
-use crate::envelope::{self, EnvelopeError, Meta, Opened};
+use crate::envelope::{self, EnvelopeError, HEADER_LEN, Meta, Opened};
 use crate::flight::Flights;
 use crate::group::{CacheGroup, IndexKey};
 use crate::health::{BackendKind, HealthReport};
@@ -63,6 +66,9 @@ struct Inner {
     load_wait: Duration,
     /// The hash key derived from the configured key secret, if any.
     key_secret: Option<[u8; 32]>,
+    /// The longest entry written or read: the header and the configured largest
+    /// value. Longer entries are not written, and are misses when read.
+    max_entry_bytes: usize,
 }
 
 impl std::fmt::Debug for Cache {
@@ -168,16 +174,18 @@ pub(crate) struct Found<V> {
 impl Cache {
     /// A cache over `backend`, with default settings.
     pub(crate) fn from_backend(backend: Backend, namespace: String, lease: Option<Ttl>) -> Self {
-        Self::with_settings(backend, namespace, lease, None)
+        Self::with_settings(backend, namespace, lease, None, DEFAULT_MAX_VALUE_BYTES)
     }
 
     /// A cache over `backend`; `lease` is the lease time, `None` for no leases;
-    /// `key_secret` the hash key derived from a configured key secret.
+    /// `key_secret` the hash key derived from a configured key secret;
+    /// `max_value_bytes` the largest encoded value stored (checked by the caller).
     pub(crate) fn with_settings(
         backend: Backend,
         namespace: String,
         lease: Option<Ttl>,
         key_secret: Option<[u8; 32]>,
+        max_value_bytes: usize,
     ) -> Self {
         let load_wait = lease.map_or(DEFAULT_LEASE_TIME, Ttl::as_duration);
         Self {
@@ -192,6 +200,7 @@ impl Cache {
                 lease,
                 load_wait,
                 key_secret,
+                max_entry_bytes: HEADER_LEN.saturating_add(max_value_bytes),
             }),
         }
     }
@@ -300,9 +309,18 @@ impl Cache {
         }
     }
 
-    /// Decodes stored bytes; bytes that do not decode are counted and reported.
+    /// Decodes stored bytes; bytes that do not decode, or are longer than the
+    /// configured limit, are counted and reported.
     pub(crate) fn decode<V: DeserializeOwned>(&self, key: &CacheKey, stored: &[u8]) -> Decoded<V> {
-        read(stored).unwrap_or_else(|err| {
+        let decoded = if stored.len() > self.inner.max_entry_bytes {
+            // Cut short by the backend at the limit plus one byte (see
+            // `RedisBackend::get`): a value too large to read in time, replaced by
+            // the next write like any unreadable entry.
+            Err(EnvelopeError::Oversized)
+        } else {
+            read(stored)
+        };
+        decoded.unwrap_or_else(|err| {
             self.count(|c| &c.decode_failures);
             if let Some(suppressed) = self.inner.data_failures.admit() {
                 tracing::warn!(
@@ -317,14 +335,24 @@ impl Cache {
         })
     }
 
-    /// Encodes `value` in an envelope; `None` (counted and reported) if it cannot be.
+    /// Encodes `value` in an envelope; `None` (counted and reported) if it cannot be,
+    /// or if it is larger than the configured limit.
     pub(crate) fn encode<V: Serialize + ?Sized>(
         &self,
         key: &CacheKey,
         value: &V,
         compute: Duration,
     ) -> Option<Vec<u8>> {
+        let limit = self.inner.max_entry_bytes;
         envelope::encode::<Bincode, V>(value, Meta::now(compute))
+            .and_then(|bytes| match bytes.len() {
+                len if len <= limit => Ok(bytes),
+                len => Err(CodecError::Encode(format!(
+                    "value is {} bytes, more than the {} bytes allowed (CacheConfig::max_value_bytes)",
+                    len - HEADER_LEN,
+                    limit - HEADER_LEN,
+                ))),
+            })
             .map_err(|err| self.encode_failed(key, &err))
             .ok()
     }

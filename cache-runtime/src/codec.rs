@@ -12,9 +12,10 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-/// Largest encoded value accepted, in bytes (64 MiB). Larger values are not cached,
-/// and decoding never allocates more than this on behalf of a stored value, however
-/// corrupted its length prefixes are.
+/// Largest encoded value ever accepted, in bytes (64 MiB): the ceiling of
+/// [`CacheConfig::max_value_bytes`](crate::CacheConfig::max_value_bytes), whose
+/// default is far lower. Decoding never allocates more than this on behalf of a
+/// stored value, however corrupted its length prefixes are.
 pub const MAX_VALUE_BYTES: usize = 64 << 20;
 
 /// A value codec failed.

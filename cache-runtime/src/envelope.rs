@@ -75,8 +75,10 @@ pub enum EnvelopeError {
         /// Codec id this reader uses.
         expected: u8,
     },
-    /// Longer than any value this version writes.
-    #[error("entry is larger than {MAX_ENTRY_BYTES} bytes")]
+    /// Longer than the largest value accepted: the configured
+    /// [`max_value_bytes`](crate::CacheConfig::max_value_bytes), and never more than
+    /// [`MAX_ENTRY_BYTES`].
+    #[error("entry is larger than the largest value accepted")]
     Oversized,
     /// Flags this version does not understand, or a lease flag without a token.
     #[error("unknown envelope flags {0:#010b}")]

@@ -159,8 +159,8 @@ pub use backend::BackendError;
 pub use backend::breaker::{BreakerSettings, BreakerState};
 pub use cache::Cache;
 pub use config::{
-    CacheConfig, ConfigError, DEFAULT_CONNECT_TIMEOUT, DEFAULT_LEASE_TIME, DEFAULT_MEMORY_BYTES,
-    DEFAULT_NAMESPACE, DEFAULT_REDIS_URL, DEFAULT_TIMEOUT,
+    CacheConfig, ConfigError, DEFAULT_CONNECT_TIMEOUT, DEFAULT_LEASE_TIME, DEFAULT_MAX_VALUE_BYTES,
+    DEFAULT_MEMORY_BYTES, DEFAULT_NAMESPACE, DEFAULT_REDIS_URL, DEFAULT_TIMEOUT,
 };
 pub use entry::{CacheEntry, ForAny, ForOption, FunctionEntries};
 pub use global::{AlreadyInstalled, global, install};

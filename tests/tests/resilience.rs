@@ -173,13 +173,14 @@ async fn a_blackholed_redis_costs_a_few_deadlines_then_nothing() {
     }
     let stats = db.cache.stats();
     println!("slowest call {slowest:?} while blackholed; {stats:?}");
-    // Each call reads once. The first five wait out the 50 ms deadline; then the
+    // Each call reads once. The first five wait out the 50 ms deadline, and that of
+    // the read's follow-up (see `backend/redis/slow_read.rs`); then the
     // breaker opens and the rest never touch the network (a probe may go through if
     // the machine stalls past the open interval).
     assert_eq!(stats.breaker_opens, 1, "{stats:?}");
     assert!((5..=7).contains(&stats.timeouts), "{stats:?}");
     assert_eq!(stats.timeouts + stats.short_circuited, 50, "{stats:?}");
-    // The bound on the slowest call is the deadline plus the function; the slack is
+    // The bound on the slowest call is twice the deadline plus the function; the slack is
     // only there for a busy machine.
     assert!(slowest < Duration::from_secs(1), "{slowest:?}");
 

@@ -14,6 +14,7 @@ use crate::backend::breaker::BreakerSettings;
 use crate::backend::memory::MemoryBackend;
 use crate::backend::redis::RedisBackend;
 use crate::cache::Cache;
+use crate::codec::MAX_VALUE_BYTES;
 use crate::key::{MAX_NAMESPACE_LEN, SECRET_CONTEXT, is_valid_segment};
 use crate::ttl::Ttl;
 
@@ -37,6 +38,16 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_millis(250);
 pub const DEFAULT_LEASE_TIME: Duration = Duration::from_secs(5);
 /// Default size bound of the memory backend: 64 MiB of keys and values.
 pub const DEFAULT_MEMORY_BYTES: u64 = 64 << 20;
+/// Default largest value the cache writes and reads: 1 MiB, encoded.
+///
+/// A read must arrive within the deadline (50 ms by default), and on the one
+/// multiplexed connection every reply waits for the replies before it: a value
+/// delays every other call's read while it crosses. 1 MiB crosses a 1 Gbit/s link
+/// in about 8 ms, a sixth of the default deadline; 4 MiB would take two thirds of it.
+/// It is also memcached's default item limit. Larger values are not stored (counted
+/// in `encode_failures`), and stored ones are misses that get replaced. See
+/// `docs/failures.md`.
+pub const DEFAULT_MAX_VALUE_BYTES: usize = 1 << 20;
 
 /// What is wrong with a configuration. Messages never contain passwords.
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +71,12 @@ pub enum ConfigError {
     /// a failure.
     #[error("the {0} timeout must be greater than zero")]
     ZeroTimeout(&'static str),
+    /// The largest value is 0 bytes, or more than the codec's hard limit,
+    /// [`MAX_VALUE_BYTES`](crate::codec::MAX_VALUE_BYTES).
+    #[error(
+        "the largest cached value must be 1 to {MAX_VALUE_BYTES} bytes (64 MiB), not {0} bytes"
+    )]
+    MaxValueBytes(usize),
     /// The key secret is too short to be one.
     #[error("the key secret is {0} bytes long; use at least 16 (32 random bytes are best)")]
     KeySecret(usize),
@@ -118,6 +135,8 @@ pub struct CacheConfig {
     timeout: Duration,
     connect_timeout: Duration,
     memory_bytes: u64,
+    /// The largest encoded value written or read.
+    max_value_bytes: usize,
     /// `None`: leases off.
     lease_time: Option<Duration>,
     /// The secret the key digests are keyed with, if any.
@@ -139,6 +158,7 @@ impl fmt::Debug for CacheConfig {
             .field("timeout", &self.timeout)
             .field("connect_timeout", &self.connect_timeout)
             .field("memory_bytes", &self.memory_bytes)
+            .field("max_value_bytes", &self.max_value_bytes)
             .field("lease_time", &self.lease_time)
             .field("key_secret", &self.key_secret.as_ref().map(|_| "***"))
             // Whether certificates are set; never their contents (a key is secret).
@@ -157,6 +177,7 @@ impl CacheConfig {
             timeout: DEFAULT_TIMEOUT,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             memory_bytes: DEFAULT_MEMORY_BYTES,
+            max_value_bytes: DEFAULT_MAX_VALUE_BYTES,
             lease_time: Some(DEFAULT_LEASE_TIME),
             key_secret: None,
             tls: TlsSettings::default(),
@@ -203,6 +224,24 @@ impl CacheConfig {
     /// Upper bound of the memory backend in bytes of keys and values. Default: 64 MiB.
     pub fn memory_capacity(mut self, bytes: u64) -> Self {
         self.memory_bytes = bytes;
+        self
+    }
+
+    /// The largest value the cache stores, in bytes as encoded (without the 24-byte
+    /// header). A larger result is returned but not stored (counted in
+    /// `encode_failures`); a larger stored value, from another program or a process
+    /// with a higher limit, is read only up to this size plus one byte, so it costs a
+    /// bounded transfer, and is a miss that gets replaced.
+    ///
+    /// Every read must arrive within the [deadline](Self::timeout), and while a value
+    /// crosses the connection, every other call's reply waits behind it: keep this to
+    /// what your link carries in a fraction of the deadline. Processes that share a
+    /// namespace should use the same limit. From 1 byte to
+    /// [`MAX_VALUE_BYTES`](crate::codec::MAX_VALUE_BYTES) (64 MiB); also read from
+    /// `CACHE_MAX_VALUE_BYTES` by [`from_env`](Self::from_env). Default: 1 MiB
+    /// ([`DEFAULT_MAX_VALUE_BYTES`]). See `docs/failures.md`.
+    pub fn max_value_bytes(mut self, bytes: usize) -> Self {
+        self.max_value_bytes = bytes;
         self
     }
 
@@ -285,6 +324,9 @@ impl CacheConfig {
         if self.connect_timeout.is_zero() {
             return Err(ConfigError::ZeroTimeout("connect"));
         }
+        if !(1..=MAX_VALUE_BYTES).contains(&self.max_value_bytes) {
+            return Err(ConfigError::MaxValueBytes(self.max_value_bytes));
+        }
         let lease = match self.lease_time {
             Some(time) => Some(Ttl::from_duration(time).ok_or(ConfigError::ZeroTimeout("lease"))?),
             None => None,
@@ -298,6 +340,7 @@ impl CacheConfig {
                     self.timeout,
                     self.connect_timeout,
                     self.breaker,
+                    self.max_value_bytes,
                 )))
             }
             BackendChoice::Memory => Backend::Memory(MemoryBackend::new(self.memory_bytes)),
@@ -315,6 +358,7 @@ impl CacheConfig {
             self.namespace,
             lease,
             key_secret,
+            self.max_value_bytes,
         ))
     }
 }
@@ -356,6 +400,32 @@ mod tests {
                 .build()
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn the_value_limit_is_checked() {
+        assert_eq!(
+            CacheConfig::memory().max_value_bytes,
+            DEFAULT_MAX_VALUE_BYTES
+        );
+        for bad in [0, MAX_VALUE_BYTES + 1, usize::MAX] {
+            let err = CacheConfig::memory()
+                .max_value_bytes(bad)
+                .build()
+                .expect_err("out of range");
+            assert!(
+                matches!(err, ConfigError::MaxValueBytes(b) if b == bad),
+                "{err}"
+            );
+            let shown = err.to_string();
+            assert!(
+                shown.contains("1 to 67108864 bytes") && shown.contains(&bad.to_string()),
+                "{shown}"
+            );
+        }
+        for good in [1, 4 << 20, MAX_VALUE_BYTES] {
+            assert!(CacheConfig::memory().max_value_bytes(good).build().is_ok());
+        }
     }
 
     #[test]

@@ -8,7 +8,8 @@
 //!
 //! Every operation runs under one deadline that covers waiting for the connection as
 //! well as the reply: a dead, slow or unreachable Redis costs a caller at most that
-//! deadline, never the seconds of a TCP connect timeout. And every operation passes
+//! deadline (a read, at most twice that: see [`slow_read`]), never the seconds of a
+//! TCP connect timeout. And every operation passes
 //! the endpoint's circuit breaker ([`super::breaker`]): after repeated failures,
 //! operations fail at once without waiting for any deadline.
 
@@ -20,11 +21,12 @@ use redis::aio::ConnectionManager;
 mod connection;
 mod indexes;
 mod scripts;
+mod slow_read;
 
 use self::connection::SharedConnection;
 use super::BackendError;
 use super::breaker::{Breaker, BreakerSettings, BreakerState};
-use crate::envelope::{LeaseToken, MAX_ENTRY_BYTES};
+use crate::envelope::{HEADER_LEN, LeaseToken};
 use crate::group::IndexKey;
 use crate::health::{BackendKind, HealthReport};
 use crate::key::CacheKey;
@@ -36,6 +38,9 @@ pub(crate) struct RedisBackend {
     /// The server address without credentials, for logs.
     endpoint: String,
     breaker: Breaker,
+    /// The longest entry read or written: the header and the largest value
+    /// (`CacheConfig::max_value_bytes`).
+    max_entry_bytes: usize,
 }
 
 impl std::fmt::Debug for RedisBackend {
@@ -54,12 +59,14 @@ impl RedisBackend {
         deadline: Duration,
         connect_timeout: Duration,
         breaker: BreakerSettings,
+        max_value_bytes: usize,
     ) -> Self {
         Self {
             deadline,
             connection: SharedConnection::new(client, connect_timeout),
             breaker: Breaker::new(breaker, endpoint.clone(), deadline),
             endpoint,
+            max_entry_bytes: HEADER_LEN.saturating_add(max_value_bytes),
         }
     }
 
@@ -88,26 +95,33 @@ impl RedisBackend {
         (self.breaker.state(), self.breaker.counts())
     }
 
-    /// Reads the entry under `key`, at most [`MAX_ENTRY_BYTES`] + 1 bytes of it
-    /// (`GETRANGE`, which costs what `GET` does): an enormous foreign value is cut
-    /// short rather than allocated, and then fails to decode as
+    /// Reads the entry under `key`, at most the longest entry plus one byte of it
+    /// (`GETRANGE`, which costs what `GET` does): an enormous foreign value costs a
+    /// bounded transfer rather than the whole value, and then fails to decode as
     /// [`Oversized`](crate::envelope::EnvelopeError::Oversized). A key holding
     /// another Redis type reads as empty bytes, which do not decode either; both are
-    /// then replaced like any unreadable entry (see `crate::lease`).
+    /// then replaced like any unreadable entry (see `crate::lease`). A read that runs
+    /// out of time is followed up by [`slow_read`], which tells a slow Redis from one
+    /// slow key for the breaker.
     pub(crate) async fn get(&self, key: &CacheKey) -> Result<Option<Vec<u8>>, BackendError> {
         let mut connection = self.connection()?;
         let mut get = redis::cmd("GETRANGE");
-        get.arg(key.as_str()).arg(0).arg(MAX_ENTRY_BYTES);
+        get.arg(key.as_str()).arg(0).arg(self.max_entry_bytes);
+        let permit = self.breaker.admit()?;
         let read = async {
             match get.query_async::<Vec<u8>>(&mut connection).await {
                 // No entry is empty, so an empty reply is a missing key.
                 Ok(bytes) if bytes.is_empty() => Ok(None),
                 Ok(bytes) => Ok(Some(bytes)),
                 Err(err) if err.code() == Some("WRONGTYPE") => Ok(Some(Vec::new())),
-                Err(err) => Err(err),
+                Err(err) => Err(BackendError::from(err)),
             }
         };
-        self.within_deadline(read).await
+        let Ok(outcome) = tokio::time::timeout(self.deadline, read).await else {
+            return Err(self.read_timed_out(key, &mut connection, permit).await);
+        };
+        self.breaker.record(permit, &outcome);
+        outcome
     }
 
     /// Writes `bytes` under `key`, expiring after `ttl` (`SET key value PX ttl`),
@@ -139,7 +153,7 @@ impl RedisBackend {
         indexes: &[IndexKey],
     ) -> Result<Option<Vec<u8>>, BackendError> {
         let mut acquire = script(scripts::ACQUIRE, key.as_str());
-        (acquire.arg(placeholder).arg(lease.as_millis())).arg(MAX_ENTRY_BYTES);
+        (acquire.arg(placeholder).arg(lease.as_millis())).arg(self.max_entry_bytes);
         self.indexed(key, ttl, indexes, acquire).await
     }
 
