@@ -71,8 +71,8 @@ impl Cache {
     ) -> Lease<V> {
         let token = LeaseToken::random();
         let placeholder = envelope::placeholder::<Bincode>(token, lease.as_duration());
-        // The key joins its indexes before the placeholder is stored, so that a
-        // function or group invalidation during the load deletes the placeholder too.
+        // The key joins its indexes in the same round trip as the placeholder, so that
+        // a function or group invalidation during the load deletes the placeholder too.
         let indexes = self.indexes(function);
         let mut pause = FIRST_POLL;
         let mut waited = false;

@@ -94,7 +94,7 @@ impl Backend {
     }
 
     /// Writes `bytes` under `key` for `ttl`, and records the key in `indexes` (the
-    /// groups it belongs to) first, so that a stored entry is always reachable from
+    /// groups it belongs to) in the same step, so that a stored entry is always reachable from
     /// its groups.
     pub(crate) async fn set(
         &self,
@@ -114,7 +114,7 @@ impl Backend {
     }
 
     /// Takes the lease on `key` if it is empty, by storing `placeholder` for `lease`;
-    /// otherwise returns what `key` holds. Either way the key is first recorded in
+    /// otherwise returns what `key` holds. Either way the key is recorded in
     /// `indexes` (for `ttl`, the entry's own), so that invalidating an index deletes
     /// a placeholder too. See [`crate::lease`].
     pub(crate) async fn acquire(
@@ -138,7 +138,7 @@ impl Backend {
     }
 
     /// Writes `bytes` under `key` for `ttl` if the lease `token` is still in place
-    /// there, recording the key in `indexes` first. Returns whether it was written.
+    /// there, recording the key in `indexes`. Returns whether it was written.
     pub(crate) async fn fill(
         &self,
         key: &CacheKey,

@@ -24,6 +24,7 @@ mod scripts;
 mod slow_read;
 
 use self::connection::SharedConnection;
+use self::indexes::Recording;
 use super::BackendError;
 use super::breaker::{Breaker, BreakerSettings, BreakerState};
 use crate::envelope::{HEADER_LEN, LeaseToken};
@@ -125,7 +126,7 @@ impl RedisBackend {
     }
 
     /// Writes `bytes` under `key`, expiring after `ttl` (`SET key value PX ttl`),
-    /// after recording the key in `indexes` in the same round trip.
+    /// recording the key in `indexes` before and after it, in the same round trip.
     pub(crate) async fn set(
         &self,
         key: &CacheKey,
@@ -138,11 +139,12 @@ impl RedisBackend {
             .arg(bytes)
             .arg("PX")
             .arg(ttl.as_millis());
-        self.indexed(key, ttl, indexes, set).await
+        self.indexed(key, ttl, indexes, Recording::Around, set)
+            .await
     }
 
     /// Takes the lease on `key` if it is empty (storing `placeholder` for `lease`),
-    /// or returns what it holds; records the key in `indexes` first, in the same
+    /// or returns what it holds; records the key in `indexes` after it, in the same
     /// round trip.
     pub(crate) async fn acquire(
         &self,
@@ -154,11 +156,12 @@ impl RedisBackend {
     ) -> Result<Option<Vec<u8>>, BackendError> {
         let mut acquire = script(scripts::ACQUIRE, key.as_str());
         (acquire.arg(placeholder).arg(lease.as_millis())).arg(self.max_entry_bytes);
-        self.indexed(key, ttl, indexes, acquire).await
+        self.indexed(key, ttl, indexes, Recording::After, acquire)
+            .await
     }
 
-    /// Writes `bytes` under `key` if the caller's lease `token` is still there, after
-    /// recording the key in `indexes` in the same round trip. Returns whether it was
+    /// Writes `bytes` under `key` if the caller's lease `token` is still there, and
+    /// records the key in `indexes` after it, in the same round trip. Returns whether it was
     /// written.
     pub(crate) async fn fill(
         &self,
@@ -170,7 +173,8 @@ impl RedisBackend {
     ) -> Result<bool, BackendError> {
         let mut fill = script(scripts::FILL, key.as_str());
         fill.arg(&token.to_bytes()).arg(bytes).arg(ttl.as_millis());
-        self.indexed(key, ttl, indexes, fill).await
+        self.indexed(key, ttl, indexes, Recording::After, fill)
+            .await
     }
 
     /// Gives the lease `token` on `key` back, if it is still there. Returns whether
