@@ -66,15 +66,15 @@
 //! | variable | meaning | default (`cargo bench`) | default (`cargo test`) |
 //! |---|---|---|---|
 //! | `RACE_ROUNDS` | rounds per writer kind and fault mode | 100000 | 250 |
-//! | `RACE_BASELINE_ROUNDS` | rounds per baseline phase | 10000 | 250 |
+//! | `RACE_BASELINE_ROUNDS` | rounds per baseline phase | 10000 | 500 |
 //! | `RACE_CONCURRENCY` | rounds in flight at once | 64 | 64 |
 //! | `RACE_MAX_DELAY_US` | longest random delay, µs | 3000 | 3000 |
 //! | `RACE_KINDS` | writer kinds, comma separated | all | all |
 //! | `RACE_MODES` | fault modes, comma separated | all | all |
 //!
 //! It fails (exit status 1) if cache-runtime returns any stale late read or leaves
-//! any stale value that is not excused, or if the naive baseline never goes stale
-//! (the harness would not provoke the race). Under `cargo test` it is a short smoke
+//! any stale value that is not excused, or if neither baseline ever goes stale (the
+//! harness would not provoke the race). Under `cargo test` it is a short smoke
 //! run of the same. Results are recorded in `docs/benchmarks.md`.
 
 use std::fmt::Write as _;
@@ -580,7 +580,7 @@ fn main() {
     let full = full_run();
     let settings = Settings {
         rounds: env_number("RACE_ROUNDS", if full { 100_000 } else { 250 }),
-        baseline_rounds: env_number("RACE_BASELINE_ROUNDS", if full { 10_000 } else { 250 }),
+        baseline_rounds: env_number("RACE_BASELINE_ROUNDS", if full { 10_000 } else { 500 }),
         concurrency: env_number("RACE_CONCURRENCY", 64),
         max_delay_us: env_number("RACE_MAX_DELAY_US", 3_000),
         kinds: env_list("RACE_KINDS", &Kind::ALL, Kind::name),
@@ -656,10 +656,14 @@ async fn run(server: &RedisServer, settings: &Settings, full: bool) -> bool {
             ok = false;
         }
     }
-    let naive: Vec<_> = rows.iter().filter(|row| row.cache == "naive").collect();
-    if !naive.is_empty() && naive.iter().all(|row| row.tally.failures() == 0) {
+    // The baselines show that the harness provokes the race at all. Short debug-build
+    // runs of the naive one alone can miss it (0 to 10 stale late reads in 250
+    // rounds), so both baselines count together.
+    let baselines: Vec<_> = rows.iter().filter(|row| !row.checked).collect();
+    if !baselines.is_empty() && baselines.iter().all(|row| row.tally.failures() == 0) {
         eprintln!(
-            "FAIL: the naive baseline never went stale: the harness does not provoke the race"
+            "FAIL: neither baseline (leases off, naive cache-aside) ever went stale: the \
+             harness does not provoke the race"
         );
         ok = false;
     }
