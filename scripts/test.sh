@@ -38,7 +38,14 @@ if ! command -v redis-server >/dev/null 2>&1; then
     apt_install redis-server
 fi
 
+# --no-fail-fast: a failing test binary must not hide the others' results, and the
+# doc tests run even when the first command failed; the script then fails.
+status=0
 echo "==> unit, integration, UI tests and benchmark smoke runs"
-cargo test --workspace --all-targets --locked
+cargo test --workspace --all-targets --locked --no-fail-fast || status=$?
 echo "==> doc tests"
-cargo test --workspace --doc --locked
+cargo test --workspace --doc --locked --no-fail-fast || status=$?
+if [ "$status" -ne 0 ]; then
+    echo "error: some tests failed (see above)" >&2
+fi
+exit "$status"

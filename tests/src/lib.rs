@@ -9,6 +9,9 @@
 //! [`TlsRedisServer`] (TLS only, with certificates generated for the test) and
 //! [`AclRedisServer`] (an ACL user with a password, the `default` user off) start
 //! servers that need credentials.
+//!
+//! Tests that count body runs, hits or writes build their caches with [`patient`]
+//! deadlines, so that a loaded machine cannot make a cache operation fail open.
 
 #![deny(missing_docs)]
 
@@ -16,6 +19,7 @@ pub mod bench_args;
 mod child;
 pub mod fault_proxy;
 mod gate;
+mod patient;
 mod redis_server;
 mod rows;
 mod secure_server;
@@ -24,6 +28,7 @@ mod wait;
 pub use child::run_child_test;
 pub use fault_proxy::FaultProxy;
 pub use gate::Gate;
+pub use patient::{PATIENT_TIMEOUT, patient};
 pub use redis_server::{RedisServer, free_port};
 pub use rows::Rows;
 pub use secure_server::{AclRedisServer, TestCertificates, TlsRedisServer};

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use cache_runtime::codec::{Bincode, Codec, MAX_VALUE_BYTES};
 use cache_runtime::envelope::{self, FORMAT, HEADER_LEN};
 use cache_runtime::{Cache, CacheConfig, CacheStats, cached};
-use cache_tests::RedisServer;
+use cache_tests::{RedisServer, patient};
 use redis::AsyncConnectionConfig;
 use redis::aio::MultiplexedConnection;
 use serde::{Deserialize, Serialize};
@@ -66,7 +66,9 @@ struct Setup {
 impl Setup {
     async fn new(config: impl FnOnce(CacheConfig) -> CacheConfig) -> Self {
         let server = RedisServer::start();
-        let cache = config(CacheConfig::redis(server.url()).namespace("t"))
+        // A patient deadline unless the test sets its own: these tests count runs,
+        // decode failures and backend errors.
+        let cache = config(patient(CacheConfig::redis(server.url())).namespace("t"))
             .build()
             .expect("valid test configuration");
         // Long enough for 80 MiB (the default response timeout is half a second).
@@ -76,8 +78,13 @@ impl Setup {
             .get_multiplexed_async_connection_with_config(&config)
             .await
             .expect("test server reachable");
+        // The valid entry is written through a patient cache of its own, so that a
+        // test whose cache has a short deadline starts from it on a loaded machine too.
+        let writer = patient(CacheConfig::redis(server.url()).namespace("t"))
+            .build()
+            .expect("valid test configuration");
         let calls = AtomicUsize::new(0);
-        assert_eq!(profile(&cache, &calls, ID).await, profile_of(ID));
+        assert_eq!(profile(&writer, &calls, ID).await, profile_of(ID));
         let key = server.entry_keys("*").pop().expect("one entry");
         let mut setup = Self {
             cache,
@@ -343,7 +350,8 @@ async fn an_enormous_value_is_a_miss_and_gets_overwritten() {
     for (what, config) in [
         (
             "default limit and deadline",
-            (|config| config) as fn(CacheConfig) -> CacheConfig,
+            (|config: CacheConfig| config.timeout(cache_runtime::DEFAULT_TIMEOUT))
+                as fn(CacheConfig) -> CacheConfig,
         ),
         ("64 MiB limit, 20 s deadline", |config| {
             config
@@ -388,7 +396,12 @@ async fn an_enormous_value_is_a_miss_and_gets_overwritten() {
 #[tokio::test]
 async fn an_enormous_value_is_removed_even_when_the_limit_is_too_high_for_the_deadline() {
     const LIMIT: Duration = Duration::from_secs(20);
-    let setup = Setup::new(|config| config.max_value_bytes(MAX_VALUE_BYTES)).await;
+    let setup = Setup::new(|config| {
+        config
+            .max_value_bytes(MAX_VALUE_BYTES)
+            .timeout(cache_runtime::DEFAULT_TIMEOUT)
+    })
+    .await;
     let bytes = enormous_entry(&setup.valid);
     setup.store(&bytes).await;
     let before = setup.cache.stats();

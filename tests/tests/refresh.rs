@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::time::{Duration, Instant};
 
 use cache_runtime::{Cache, CacheConfig, cached};
-use cache_tests::{Gate, RedisServer};
+use cache_tests::{Gate, RedisServer, patient};
 
 struct Source {
     cache: Cache,
@@ -20,7 +20,9 @@ struct Source {
 impl Source {
     fn new(server: &RedisServer) -> Arc<Self> {
         Arc::new(Self {
-            cache: CacheConfig::redis(server.url())
+            // These tests count misses and loads: a patient deadline, so that a
+            // loaded machine cannot make a cache operation fail open.
+            cache: patient(CacheConfig::redis(server.url()))
                 .build()
                 .expect("valid test configuration"),
             version: AtomicU64::new(0),

@@ -8,7 +8,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use cache_runtime::{BreakerSettings, Cache, CacheConfig, ConfigError, cached};
-use cache_tests::{AclRedisServer, TestCertificates, TlsRedisServer, free_port, run_child_test};
+// `patient` deadlines, which a debug-build TLS handshake meets easily, for every
+// cache that is expected to work: these tests count runs, hits and errors.
+use cache_tests::{
+    AclRedisServer, TestCertificates, TlsRedisServer, free_port, patient, run_child_test,
+};
 
 const USER: &str = "app";
 const PASSWORD: &str = "s3cret-pass";
@@ -17,13 +21,6 @@ const PASSWORD: &str = "s3cret-pass";
 async fn square(cache: &Cache, calls: &AtomicUsize, n: u64) -> u64 {
     calls.fetch_add(1, SeqCst);
     n * n
-}
-
-/// Deadlines that a debug-build TLS handshake meets easily.
-fn patient(config: CacheConfig) -> CacheConfig {
-    config
-        .timeout(Duration::from_secs(2))
-        .connect_timeout(Duration::from_secs(2))
 }
 
 /// Runs `square(n)` twice; returns the number of body runs.
@@ -199,7 +196,7 @@ fn bad_certificates_are_configuration_errors() {
 #[tokio::test]
 async fn an_acl_user_with_its_password_caches() {
     let server = AclRedisServer::start(USER, PASSWORD);
-    let cache = CacheConfig::redis(server.url())
+    let cache = patient(CacheConfig::redis(server.url()))
         .namespace("acl")
         .build()
         .expect("valid configuration");
@@ -246,7 +243,7 @@ async fn the_least_privileged_acl_user_in_the_docs_is_enough() {
         "+info",
     ];
     let server = AclRedisServer::start_with_rules(USER, PASSWORD, &rules);
-    let cache = CacheConfig::redis(server.url())
+    let cache = patient(CacheConfig::redis(server.url()))
         .namespace("shop")
         .build()
         .expect("valid configuration");
@@ -281,7 +278,7 @@ async fn the_least_privileged_acl_user_in_the_docs_is_enough() {
 #[tokio::test]
 async fn entries_that_cannot_be_indexed_are_not_left_behind() {
     let server = AclRedisServer::start_with_rules(USER, PASSWORD, &["~*", "&*", "+@all", "-zadd"]);
-    let cache = CacheConfig::redis(server.url())
+    let cache = patient(CacheConfig::redis(server.url()))
         .namespace("acl")
         .build()
         .expect("valid configuration");

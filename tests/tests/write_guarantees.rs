@@ -87,7 +87,7 @@ async fn a_load_without_a_lease_is_not_handed_to_callers_after_a_completed_inval
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_leases_off_a_load_is_not_handed_to_callers_after_a_completed_invalidation() {
     let server = RedisServer::start();
-    let cache = CacheConfig::redis(server.url())
+    let cache = patient(CacheConfig::redis(server.url()))
         .without_leases()
         .build()
         .expect("valid");
@@ -133,7 +133,7 @@ async fn a_function_wide_invalidation_cut_short_by_its_deadline_loses_no_entry()
     let proxy = FaultProxy::start(server.port());
     let db = Rows::new(cache(&proxy.url()), 0, false);
 
-    // The invalidation's request is held past its deadline, then delivered.
+    // The invalidation's request is held past its (patient) deadline, then delivered.
     let after = update_all_during(
         &db,
         async || proxy.set_mode(Mode::Blackhole),
