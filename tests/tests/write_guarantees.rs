@@ -15,11 +15,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use cache_runtime::{Cache, CacheConfig};
 use cache_tests::{
-    AclRedisServer, FaultProxy, RedisServer, Rows, fault_proxy::Mode, yield_until_stats,
+    AclRedisServer, FaultProxy, RedisServer, Rows, fault_proxy::Mode, patient, yield_until_stats,
 };
 
+/// A cache with a patient deadline: these tests count loads and invalidations, which a
+/// missed deadline on a loaded machine would change (it fails open by design).
 fn cache(url: &str) -> Cache {
-    CacheConfig::redis(url)
+    patient(CacheConfig::redis(url))
         .build()
         .expect("valid test configuration")
 }
