@@ -117,6 +117,24 @@
 //! after it breaks, so an application starts while Redis is down and recovers
 //! without a restart.
 //!
+//! # Features
+//!
+//! | feature | default | what it adds | crates built |
+//! |---|---|---|---|
+//! | none (`default-features = false`) | | the memory backend ([`Cache::memory`]) and [`Cache::off`] | 44 |
+//! | `redis` | on | the Redis backend ([`CacheConfig::redis`]), with its circuit breaker | 96 |
+//! | `tls` | on | `rediss://` over rustls (ring), public hosts checked against the webpki roots; [`CacheConfig::tls_root_certificate`] and [`CacheConfig::tls_client_certificate`]. Implies `redis` | 108 |
+//!
+//! (Crates built counts the distinct packages `cargo tree -e normal,build` lists for
+//! that feature set, this crate included.) The API is the same in every build: a
+//! configuration that needs a missing feature (a Redis URL without `redis`; a
+//! `rediss://` URL or a certificate without `tls`) fails to
+//! [build](CacheConfig::build) with a [`ConfigError`] that names the feature. That
+//! includes the default configuration read from the environment, which is Redis
+//! unless `CACHE_BACKEND` says otherwise. `tls` is on by default because managed
+//! Redis services mostly require TLS, and a cache that cannot be built runs
+//! uncached, which is easy to miss.
+//!
 //! # More
 //!
 //! The `docs/` folder of the repository has the attribute reference, the key and
