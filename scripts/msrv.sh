@@ -9,8 +9,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if ! command -v jq >/dev/null 2>&1; then
-    echo "error: jq is missing (Debian or Ubuntu: sudo apt-get install jq)" >&2
-    exit 1
+    if ! command -v apt-get >/dev/null 2>&1; then
+        echo "error: jq is missing and there is no apt-get here; install it" >&2
+        exit 1
+    fi
+    echo "==> installing jq"
+    as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq jq
 fi
 
 host=$(rustc -vV | sed -n 's/^host: //p')
