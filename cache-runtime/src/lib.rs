@@ -105,7 +105,7 @@
 //! }
 //! ```
 //!
-//! `docs/consistency.md` in the repository states the guarantees and their cost.
+//! [Consistency] states the guarantees and their cost.
 //!
 //! # When the cache fails
 //!
@@ -117,11 +117,39 @@
 //! after it breaks, so an application starts while Redis is down and recovers
 //! without a restart.
 //!
+//! # Features
+//!
+//! | feature | default | what it adds | crates built |
+//! |---|---|---|---|
+//! | none (`default-features = false`) | | the memory backend ([`Cache::memory`]) and [`Cache::off`] | 44 |
+//! | `redis` | on | the Redis backend ([`CacheConfig::redis`]), with its circuit breaker | 96 |
+//! | `tls` | on | `rediss://` over rustls (ring), public hosts checked against the webpki roots; [`CacheConfig::tls_root_certificate`] and [`CacheConfig::tls_client_certificate`]. Implies `redis` | 108 |
+//!
+//! (Crates built counts the distinct packages `cargo tree -e normal,build` lists for
+//! that feature set, this crate included.) The API is the same in every build: a
+//! configuration that needs a missing feature (a Redis URL without `redis`; a
+//! `rediss://` URL or a certificate without `tls`) fails to
+//! [build](CacheConfig::build) with a [`ConfigError`] that names the feature. That
+//! includes the default configuration read from the environment, which is Redis
+//! unless `CACHE_BACKEND` says otherwise. `tls` is on by default because managed
+//! Redis services mostly require TLS, and a cache that cannot be built runs
+//! uncached, which is easy to miss.
+//!
 //! # More
 //!
-//! The `docs/` folder of the repository has the attribute reference, the key and
-//! value format, and the benchmarks. The formats are also described in [`key`] and
-//! [`envelope`].
+//! - [`guide::attributes`]: every option of `#[cached]`, what is cached, keys,
+//!   companions, choosing the cache.
+//! - [`guide::invalidation`]: `#[invalidate]`, `#[cache_put]`, groups, and what
+//!   happens when Redis is down during an invalidation.
+//! - The rest of the guide is in the repository: [consistency], [failures], [keys and
+//!   values] (also described in [`key`] and [`envelope`]), [security] and
+//!   [benchmarks].
+//!
+//! [consistency]: https://github.com/cache-runtime/cache-runtime/blob/main/docs/consistency.md
+//! [failures]: https://github.com/cache-runtime/cache-runtime/blob/main/docs/failures.md
+//! [keys and values]: https://github.com/cache-runtime/cache-runtime/blob/main/docs/keys-and-values.md
+//! [security]: https://github.com/cache-runtime/cache-runtime/blob/main/docs/security.md
+//! [benchmarks]: https://github.com/cache-runtime/cache-runtime/blob/main/docs/benchmarks.md
 
 #![deny(missing_docs)]
 
@@ -137,6 +165,7 @@ mod flight;
 mod freshness;
 mod global;
 pub mod group;
+pub mod guide;
 mod health;
 pub mod key;
 mod lease;
@@ -146,14 +175,9 @@ mod retry;
 mod stats;
 mod ttl;
 
-/// Writes the function's result into a cached entry (write-through). See
-/// `docs/invalidation.md`.
-pub use cache_macros::cache_put;
-/// Caches an async function's results. See the [crate documentation](crate) and
-/// `docs/attributes.md` for every option.
-pub use cache_macros::cached;
-/// Removes cached entries when the function succeeds. See `docs/invalidation.md`.
-pub use cache_macros::invalidate;
+// The macros' documentation, with their options, examples and the code they stand
+// for, is in cache-macros/src/lib.rs; rustdoc shows it here.
+pub use cache_macros::{cache_put, cached, invalidate};
 
 pub use backend::BackendError;
 pub use backend::breaker::{BreakerSettings, BreakerState};

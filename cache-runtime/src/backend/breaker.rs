@@ -16,6 +16,7 @@
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+#[cfg(feature = "redis")]
 use redis::{ErrorKind, RedisError, ServerErrorKind};
 
 use super::BackendError;
@@ -307,10 +308,12 @@ fn counts_as_failure(err: &BackendError) -> bool {
     match err {
         BackendError::Timeout(_) => true,
         BackendError::CircuitOpen => false,
+        #[cfg(feature = "redis")]
         BackendError::Redis(err) => unavailable(err),
     }
 }
 
+#[cfg(feature = "redis")]
 fn unavailable(err: &RedisError) -> bool {
     if err.is_unrecoverable_error() || err.is_io_error() || err.is_connection_dropped() {
         return true;
@@ -499,6 +502,7 @@ mod tests {
         assert!(breaker.counts().0 >= 1);
     }
 
+    #[cfg(feature = "redis")]
     #[test]
     fn server_replies_are_not_failures() {
         let wrong_type = RedisError::from((

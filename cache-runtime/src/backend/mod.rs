@@ -2,8 +2,12 @@
 //! [`CacheKey`]s and applies the TTL when writing; encoding, fallback and counting
 //! happen above, in [`Cache`](crate::Cache).
 
+// Without the `redis` feature the breaker's settings and state stay public (the
+// configuration and the health report name them), but nothing runs a breaker.
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
 pub mod breaker;
 pub(crate) mod memory;
+#[cfg_attr(not(feature = "redis"), path = "redis_off.rs")]
 pub(crate) mod redis;
 
 use std::ops::Deref;
@@ -18,8 +22,10 @@ use crate::ttl::Ttl;
 
 /// A failed backend operation.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum BackendError {
     /// Redis answered with an error or the connection failed.
+    #[cfg(feature = "redis")]
     #[error("redis: {0}")]
     Redis(#[from] ::redis::RedisError),
     /// The operation did not finish within its deadline.
