@@ -28,6 +28,7 @@ impl RedisBackend {
         _deadline: Duration,
         _connect_timeout: Duration,
         _breaker: BreakerSettings,
+        _max_value_bytes: usize,
     ) -> Self {
         match client {}
     }
