@@ -166,13 +166,12 @@ mod freshness;
 mod global;
 pub mod group;
 pub mod guide;
-mod health;
 pub mod key;
 mod lease;
 mod outcome;
-mod report;
 mod retry;
 mod stats;
+mod throttle;
 mod ttl;
 
 // The macros' documentation, with their options, examples and the code they stand
@@ -189,7 +188,7 @@ pub use config::{
 pub use entry::{CacheEntry, ForAny, ForOption, FunctionEntries};
 pub use global::{AlreadyInstalled, global, install};
 pub use group::CacheGroup;
-pub use health::{BackendKind, HealthReport};
+pub use backend::health::{BackendKind, HealthReport};
 pub use key::CacheKey;
 pub use stats::CacheStats;
 pub use ttl::Ttl;

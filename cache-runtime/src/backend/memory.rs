@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use crate::envelope::{FLAGS_AT, HEAD_LEN, HEADER_LEN, LEASED, LeaseToken, PLACEHOLDER, TOKEN_AT};
 use crate::group::IndexKey;
-use crate::health::{BackendKind, HealthReport};
+use crate::backend::health::{BackendKind, HealthReport};
 use crate::key::CacheKey;
 use crate::ttl::Ttl;
 

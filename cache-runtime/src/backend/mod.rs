@@ -6,6 +6,7 @@
 // configuration and the health report name them), but nothing runs a breaker.
 #[cfg_attr(not(feature = "redis"), allow(dead_code))]
 pub mod breaker;
+pub(crate) mod health;
 pub(crate) mod memory;
 #[cfg_attr(not(feature = "redis"), path = "redis_off.rs")]
 pub(crate) mod redis;
@@ -16,7 +17,7 @@ use std::time::Duration;
 
 use crate::envelope::LeaseToken;
 use crate::group::IndexKey;
-use crate::health::{BackendKind, HealthReport};
+use self::health::{BackendKind, HealthReport};
 use crate::key::CacheKey;
 use crate::ttl::Ttl;
 

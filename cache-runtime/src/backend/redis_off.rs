@@ -9,7 +9,7 @@ use super::BackendError;
 use super::breaker::{BreakerSettings, BreakerState};
 use crate::envelope::LeaseToken;
 use crate::group::IndexKey;
-use crate::health::HealthReport;
+use crate::backend::health::HealthReport;
 use crate::key::CacheKey;
 use crate::ttl::Ttl;
 

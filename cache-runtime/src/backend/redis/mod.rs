@@ -29,7 +29,7 @@ use super::BackendError;
 use super::breaker::{Breaker, BreakerSettings, BreakerState};
 use crate::envelope::{HEADER_LEN, LeaseToken};
 use crate::group::IndexKey;
-use crate::health::{BackendKind, HealthReport};
+use crate::backend::health::{BackendKind, HealthReport};
 use crate::key::CacheKey;
 use crate::ttl::Ttl;
 
