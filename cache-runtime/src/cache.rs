@@ -6,7 +6,7 @@
 //! a cached function.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -28,7 +28,7 @@ use crate::backend::health::{BackendKind, HealthReport};
 use crate::key::CacheKey;
 use crate::throttle::Throttle;
 use crate::retry::{self, Attempt, Pending, Retries, Status};
-use crate::stats::{CacheStats, Counters};
+use crate::stats::{CacheStats, Counters, ShardedCounters};
 use crate::ttl::Ttl;
 
 /// How long a failed group invalidation is retried when no TTL of the group's
@@ -79,54 +79,6 @@ impl std::fmt::Debug for Cache {
             .finish_non_exhaustive()
     }
 }
-
-/// How many sets of counters a cache keeps; see [`ShardedCounters`].
-const COUNTER_SHARDS: usize = 8;
-
-/// The cache's counters, split into sets that threads count into separately.
-///
-/// Every call counts (a hit, a miss...), from every thread of the runtime. With one
-/// set, each count would take the counter's cache line away from the other threads,
-/// and a hit would wait for it: a cost that grows with the number of threads. Each
-/// thread counts into one set instead, on cache lines of its own, and
-/// [`Cache::stats`] adds the sets up.
-struct ShardedCounters([OwnLines<Counters>; COUNTER_SHARDS]);
-
-impl ShardedCounters {
-    fn new() -> Self {
-        Self(std::array::from_fn(|_| OwnLines(Counters::default())))
-    }
-
-    /// The set the current thread counts into.
-    #[inline]
-    fn local(&self) -> &Counters {
-        &self.0[shard_index()].0
-    }
-
-    fn snapshot(&self) -> CacheStats {
-        self.0
-            .iter()
-            .map(|shard| shard.0.snapshot())
-            .fold(CacheStats::default(), CacheStats::plus)
-    }
-}
-
-/// The counter set of the current thread: threads are given sets in turn.
-#[inline]
-fn shard_index() -> usize {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    thread_local! {
-        static SHARD: usize = NEXT.fetch_add(1, Relaxed) % COUNTER_SHARDS;
-    }
-    // Only unavailable while the thread's locals are being destroyed.
-    SHARD.try_with(|shard| *shard).unwrap_or(0)
-}
-
-/// Keeps its value on cache lines of its own (128 bytes: a pair of 64-byte lines,
-/// which x86 prefetches together), so that writes to it do not slow down threads
-/// reading or writing anything next to it.
-#[repr(align(128))]
-struct OwnLines<T>(T);
 
 /// Decodes stored bytes, without counting or reporting.
 pub(crate) fn read<V: DeserializeOwned>(stored: &[u8]) -> Result<Decoded<V>, EnvelopeError> {
