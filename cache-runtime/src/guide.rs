@@ -24,6 +24,8 @@ macro_rules! attributes_links {
 [early refresh]: https://github.com/cache-runtime/cache-runtime/blob/main/docs/consistency.md#early-refresh-and-stale-while-revalidate
 [invalidation]: crate::guide::invalidation
 [keys-and-values]: https://github.com/cache-runtime/cache-runtime/blob/main/docs/keys-and-values.md
+[changing a cached type]: https://github.com/cache-runtime/cache-runtime/blob/main/docs/keys-and-values.md#changing-a-cached-type
+[one bad key]: https://github.com/cache-runtime/cache-runtime/blob/main/docs/failures.md#one-bad-key
 "
     };
 }
