@@ -12,23 +12,23 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::backend::health::{BackendKind, HealthReport};
 use crate::backend::{Backend, BackendError};
 use crate::call::CachedFn;
 use crate::codec::Bincode;
-use crate::codec::{Codec, CodecError};
+use crate::codec::CodecError;
 use crate::config::{
     CacheConfig, DEFAULT_LEASE_TIME, DEFAULT_MAX_VALUE_BYTES, DEFAULT_MEMORY_BYTES,
     DEFAULT_NAMESPACE,
 };
 use crate::entry::EntryTarget;
-use crate::envelope::{self, EnvelopeError, HEADER_LEN, Meta, Opened};
+use crate::envelope::{self, Decoded, EnvelopeError, Found, HEADER_LEN, Meta, read};
 use crate::flight::Flights;
 use crate::group::{CacheGroup, IndexKey};
-use crate::backend::health::{BackendKind, HealthReport};
 use crate::key::CacheKey;
-use crate::throttle::Throttle;
 use crate::retry::{self, Attempt, Pending, Retries, Status};
 use crate::stats::{CacheStats, Counters, ShardedCounters};
+use crate::throttle::Throttle;
 use crate::ttl::Ttl;
 
 /// How long a failed group invalidation is retried when no TTL of the group's
@@ -80,30 +80,6 @@ impl std::fmt::Debug for Cache {
     }
 }
 
-/// Decodes stored bytes, without counting or reporting.
-pub(crate) fn read<V: DeserializeOwned>(stored: &[u8]) -> Result<Decoded<V>, EnvelopeError> {
-    match envelope::open::<Bincode>(stored)? {
-        Opened::Value {
-            meta,
-            leased,
-            payload,
-        } => Ok(Decoded::Value(Found {
-            value: Bincode::decode(payload)?,
-            meta,
-            leased,
-        })),
-        Opened::Placeholder => Ok(Decoded::Placeholder),
-    }
-}
-
-/// What stored bytes turned out to be.
-pub(crate) enum Decoded<V> {
-    Value(Found<V>),
-    Placeholder,
-    /// Not an entry this function can read; already counted and reported.
-    Garbage,
-}
-
 /// The result of reading one entry.
 pub(crate) enum Lookup<V> {
     Hit(Found<V>),
@@ -113,14 +89,6 @@ pub(crate) enum Lookup<V> {
     Miss,
     /// The backend failed; call the function and do not try to write.
     Unavailable,
-}
-
-/// A value read from the cache.
-pub(crate) struct Found<V> {
-    pub(crate) value: V,
-    pub(crate) meta: Meta,
-    /// Whether a caller holds the lease to refresh it.
-    pub(crate) leased: bool,
 }
 
 impl Cache {

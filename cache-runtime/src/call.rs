@@ -6,8 +6,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::cache::{Cache, Decoded, Found, Lookup};
-use crate::envelope::unix_millis;
+use crate::cache::{Cache, Lookup};
+use crate::envelope::{Decoded, Found, unix_millis};
 use crate::flight::{Followed, Landing, Lead, Role, Share};
 use crate::freshness::{Aging, Freshness, unit_rand};
 use crate::group::{CacheGroup, IndexKey};

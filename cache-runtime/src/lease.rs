@@ -32,10 +32,10 @@ use std::time::{Duration, Instant};
 use serde::de::DeserializeOwned;
 
 use crate::backend::{Acquired, Stored};
-use crate::cache::{Cache, Decoded, Found, read};
+use crate::cache::Cache;
 use crate::call::CachedFn;
 use crate::codec::Bincode;
-use crate::envelope::{self, LeaseToken, Meta, unix_millis};
+use crate::envelope::{self, Decoded, Found, LeaseToken, Meta, read, unix_millis};
 use crate::flight::Stamp;
 use crate::key::CacheKey;
 use crate::ttl::Ttl;

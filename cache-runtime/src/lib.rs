@@ -180,6 +180,7 @@ pub use cache_macros::{cache_put, cached, invalidate};
 
 pub use backend::BackendError;
 pub use backend::breaker::{BreakerSettings, BreakerState};
+pub use backend::health::{BackendKind, HealthReport};
 pub use cache::Cache;
 pub use config::{
     CacheConfig, ConfigError, DEFAULT_CONNECT_TIMEOUT, DEFAULT_LEASE_TIME, DEFAULT_MAX_VALUE_BYTES,
@@ -188,7 +189,6 @@ pub use config::{
 pub use entry::{CacheEntry, ForAny, ForOption, FunctionEntries};
 pub use global::{AlreadyInstalled, global, install};
 pub use group::CacheGroup;
-pub use backend::health::{BackendKind, HealthReport};
 pub use key::CacheKey;
 pub use stats::CacheStats;
 pub use ttl::Ttl;

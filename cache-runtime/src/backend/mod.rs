@@ -15,9 +15,9 @@ use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
 
+use self::health::{BackendKind, HealthReport};
 use crate::envelope::LeaseToken;
 use crate::group::IndexKey;
-use self::health::{BackendKind, HealthReport};
 use crate::key::CacheKey;
 use crate::ttl::Ttl;
 

@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use super::BackendError;
 use super::breaker::{BreakerSettings, BreakerState};
+use crate::backend::health::HealthReport;
 use crate::envelope::LeaseToken;
 use crate::group::IndexKey;
-use crate::backend::health::HealthReport;
 use crate::key::CacheKey;
 use crate::ttl::Ttl;
 
