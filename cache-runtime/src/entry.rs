@@ -21,10 +21,12 @@
 
 use std::marker::PhantomData;
 use std::ops::Deref;
+use std::time::Duration;
 
 use crate::cache::Cache;
-use crate::call::CachedFn;
+use crate::function::CachedFn;
 use crate::group::CacheGroup;
+use crate::invalidation;
 use crate::key::{CacheKey, KeyError};
 use crate::outcome::CacheValue;
 
@@ -43,6 +45,29 @@ pub(crate) struct EntryTarget {
     /// `None` when the arguments could not be encoded: such calls are never cached,
     /// so there is nothing to invalidate or write.
     pub(crate) key: Option<CacheKey>,
+}
+
+impl EntryTarget {
+    /// Removes the entry.
+    async fn invalidate(&self) {
+        if let Some(key) = &self.key {
+            invalidation::entry(&self.cache, self.function, key).await;
+        }
+    }
+
+    /// Writes `value` into the entry (write-through). If the write fails, the entry
+    /// still holds the value from before the write: it is invalidated instead, which
+    /// is retried until it lands.
+    async fn put<V: CacheValue>(&self, value: &V) {
+        let Some(key) = &self.key else { return };
+        let written = match self.cache.encode(key, value, Duration::ZERO) {
+            Some(bytes) => self.function.write(&self.cache, key, bytes.into()).await,
+            None => false,
+        };
+        if !written {
+            invalidation::entry(&self.cache, self.function, key).await;
+        }
+    }
 }
 
 /// The entry one call of a cached function reads, for a function returning `R`.
@@ -114,11 +139,11 @@ impl<R, M> ForAny<R, M> {
     /// Removes the entry. If the backend cannot be reached, the removal is retried in
     /// the background until it succeeds or the entry would have expired anyway.
     pub async fn invalidate(&self) {
-        self.target.cache.invalidate_entry(&self.target).await;
+        self.target.invalidate().await;
     }
 
     async fn put_value<V: CacheValue>(&self, value: &V) {
-        self.target.cache.put_entry(&self.target, value).await;
+        self.target.put(value).await;
     }
 }
 
@@ -187,7 +212,7 @@ impl FunctionEntries {
     /// Removes every entry of the function (all arguments), in this cache's
     /// namespace only. Retried in the background if the backend cannot be reached.
     pub async fn invalidate(&self) {
-        self.cache.invalidate_function(self.function).await;
+        invalidation::function(&self.cache, self.function).await;
     }
 }
 
@@ -227,9 +252,9 @@ impl Invalidation {
     /// Applies the invalidation.
     pub async fn apply(&self) {
         match self {
-            Self::Entry(CacheEntryTarget(target)) => target.cache.invalidate_entry(target).await,
+            Self::Entry(CacheEntryTarget(target)) => target.invalidate().await,
             Self::Function(entries) => entries.invalidate().await,
-            Self::Group(cache, group) => cache.invalidate_group(group).await,
+            Self::Group(cache, group) => invalidation::group(cache, group).await,
         }
     }
 }

@@ -163,9 +163,11 @@ mod entry;
 pub mod envelope;
 mod flight;
 mod freshness;
+mod function;
 mod global;
 pub mod group;
 pub mod guide;
+mod invalidation;
 pub mod key;
 mod lease;
 mod outcome;
@@ -196,10 +198,11 @@ pub use ttl::Ttl;
 /// What generated code calls. Not a public API: no semver promise.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::call::{CachedFn, cached};
+    pub use crate::call::cached;
     pub use crate::checks::Unchecked;
     pub use crate::entry::{Invalidation, Standard, WithNone, invalidate_all};
     pub use crate::flight::{ByClone, ByEncoding, Share, ShareByClone, ShareByEncoding};
+    pub use crate::function::CachedFn;
     pub use crate::global::global;
     pub use crate::outcome::{
         AsIs, CacheValue, CachesNone, OkOnly, Outcome, Probe, ProbeOption, ProbePlain, ProbeResult,

@@ -34,6 +34,11 @@ impl Ttl {
         Self::from_millis(u64::try_from(duration.as_millis()).ok()?)
     }
 
+    /// This TTL plus `millis` milliseconds, saturating: still non-zero.
+    pub const fn plus_millis(self, millis: u64) -> Self {
+        Self(self.0.saturating_add(millis))
+    }
+
     /// The TTL in milliseconds, as sent to Redis with `PX`.
     pub const fn as_millis(self) -> u64 {
         self.0.get()

@@ -1,7 +1,9 @@
-//! Building a [`Cache`]: from code with [`CacheConfig`], or from the environment
-//! (`env.rs`). TLS settings are in `tls.rs`; `redact.rs` keeps passwords out of
-//! messages.
+//! Building a [`Cache`](crate::Cache): from code with [`CacheConfig`], or from the
+//! environment (`env.rs`). The checks and the assembly of a cache, and the cache's
+//! own constructors (`Cache::memory`, `off`, `from_env`), are in `build.rs`; TLS
+//! settings are in `tls.rs`; `redact.rs` keeps passwords out of messages.
 
+mod build;
 mod env;
 #[cfg_attr(not(feature = "redis"), path = "redact_off.rs")]
 mod redact;
@@ -11,17 +13,12 @@ mod tls;
 use std::fmt;
 use std::time::Duration;
 
-use crate::backend::Backend;
 use crate::backend::breaker::BreakerSettings;
-use crate::backend::memory::MemoryBackend;
-use crate::backend::redis::RedisBackend;
-use crate::cache::Cache;
 use crate::codec::MAX_VALUE_BYTES;
-use crate::key::{MAX_NAMESPACE_LEN, SECRET_CONTEXT, is_valid_segment};
-use crate::ttl::Ttl;
+use crate::key::MAX_NAMESPACE_LEN;
 
 pub(crate) use redact::redact_url;
-use tls::{TlsSettings, redis_client};
+use tls::TlsSettings;
 
 /// The URL used when `REDIS_URL` is not set: the local default every Redis guide uses.
 pub const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379/0";
@@ -99,9 +96,6 @@ pub enum ConfigError {
     Tls(String),
 }
 
-/// Shortest key secret accepted, in bytes.
-const MIN_KEY_SECRET_LEN: usize = 16;
-
 /// A key secret; never shown.
 #[derive(Clone)]
 struct KeySecret(Vec<u8>);
@@ -113,7 +107,7 @@ enum BackendChoice {
     Off,
 }
 
-/// How to build a [`Cache`]: the backend, the namespace and the deadlines.
+/// How to build a [`Cache`](crate::Cache): the backend, the namespace and the deadlines.
 ///
 /// ```
 /// use std::time::Duration;
@@ -313,132 +307,5 @@ impl CacheConfig {
     ) -> Self {
         self.tls.client = Some((certificate_pem.into(), key_pem.into()));
         self
-    }
-
-    /// Checks the configuration and builds the cache. Does not connect.
-    pub fn build(self) -> Result<Cache, ConfigError> {
-        if !is_valid_segment(&self.namespace, MAX_NAMESPACE_LEN) {
-            return Err(ConfigError::Namespace(self.namespace));
-        }
-        if self.timeout.is_zero() {
-            return Err(ConfigError::ZeroTimeout("operation"));
-        }
-        if self.connect_timeout.is_zero() {
-            return Err(ConfigError::ZeroTimeout("connect"));
-        }
-        if !(1..=MAX_VALUE_BYTES).contains(&self.max_value_bytes) {
-            return Err(ConfigError::MaxValueBytes(self.max_value_bytes));
-        }
-        let lease = match self.lease_time {
-            Some(time) => Some(Ttl::from_duration(time).ok_or(ConfigError::ZeroTimeout("lease"))?),
-            None => None,
-        };
-        let backend = match self.backend {
-            BackendChoice::Redis { url } => {
-                let client = redis_client(&url, &self.tls)?;
-                Backend::Redis(Box::new(RedisBackend::new(
-                    client,
-                    redact_url(&url),
-                    self.timeout,
-                    self.connect_timeout,
-                    self.breaker,
-                    self.max_value_bytes,
-                )))
-            }
-            BackendChoice::Memory => Backend::Memory(MemoryBackend::new(self.memory_bytes)),
-            BackendChoice::Off => Backend::Off,
-        };
-        let key_secret = match &self.key_secret {
-            Some(KeySecret(secret)) if secret.len() < MIN_KEY_SECRET_LEN => {
-                return Err(ConfigError::KeySecret(secret.len()));
-            }
-            Some(KeySecret(secret)) => Some(blake3::derive_key(SECRET_CONTEXT, secret)),
-            None => None,
-        };
-        Ok(Cache::with_settings(
-            backend,
-            self.namespace,
-            lease,
-            key_secret,
-            self.max_value_bytes,
-        ))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bad_url_error_hides_the_password() {
-        let err = CacheConfig::redis("nosuchscheme://app:s3cret@host:6379")
-            .build()
-            .expect_err("unknown scheme");
-        let shown = format!("{err} {err:?}");
-        assert!(shown.contains("invalid Redis URL"), "{shown}");
-        assert!(!shown.contains("s3cret"), "{shown}");
-    }
-
-    #[cfg(feature = "redis")] // the stand-in without it masks the whole URL
-    #[test]
-    fn debug_hides_the_password() {
-        let shown = format!("{:?}", CacheConfig::redis("redis://app:s3cret@host:6379/0"));
-        assert!(!shown.contains("s3cret"), "{shown}");
-        assert!(shown.contains("app:***@host"), "{shown}");
-    }
-
-    #[test]
-    fn namespace_and_timeouts_are_checked() {
-        assert!(matches!(
-            CacheConfig::memory().namespace("a:b").build(),
-            Err(ConfigError::Namespace(_))
-        ));
-        assert!(matches!(
-            CacheConfig::memory().timeout(Duration::ZERO).build(),
-            Err(ConfigError::ZeroTimeout("operation"))
-        ));
-        assert!(
-            CacheConfig::memory()
-                .namespace("shop-prod.v2")
-                .build()
-                .is_ok()
-        );
-    }
-
-    #[test]
-    fn the_value_limit_is_checked() {
-        assert_eq!(
-            CacheConfig::memory().max_value_bytes,
-            DEFAULT_MAX_VALUE_BYTES
-        );
-        for bad in [0, MAX_VALUE_BYTES + 1, usize::MAX] {
-            let err = CacheConfig::memory()
-                .max_value_bytes(bad)
-                .build()
-                .expect_err("out of range");
-            assert!(
-                matches!(err, ConfigError::MaxValueBytes(b) if b == bad),
-                "{err}"
-            );
-            let shown = err.to_string();
-            assert!(
-                shown.contains("1 to 67108864 bytes") && shown.contains(&bad.to_string()),
-                "{shown}"
-            );
-        }
-        for good in [1, 4 << 20, MAX_VALUE_BYTES] {
-            assert!(CacheConfig::memory().max_value_bytes(good).build().is_ok());
-        }
-    }
-
-    #[test]
-    fn key_secrets_are_checked_and_never_shown() {
-        assert!(matches!(
-            CacheConfig::memory().key_secret("short").build(),
-            Err(ConfigError::KeySecret(5))
-        ));
-        let config = CacheConfig::memory().key_secret("a long enough s3cret value");
-        assert!(!format!("{config:?}").contains("s3cret"));
-        assert!(config.build().is_ok());
     }
 }
