@@ -89,7 +89,9 @@ pub struct ForAny<R, M> {
 }
 
 impl<R, M> CacheEntry<R, M> {
-    /// The entry under `key` of `function` in `cache`. Called by generated code.
+    /// The entry under `key` of `function` in `cache`. Called by generated code, and
+    /// hidden: its parameters are the hidden function descriptor and key.
+    #[doc(hidden)]
     pub fn new(
         cache: &Cache,
         function: &'static CachedFn,
@@ -201,7 +203,9 @@ pub struct FunctionEntries {
 }
 
 impl FunctionEntries {
-    /// The entries of `function` in `cache`. Called by generated code.
+    /// The entries of `function` in `cache`. Called by generated code, and hidden:
+    /// its parameter is the hidden function descriptor.
+    #[doc(hidden)]
     pub fn new(cache: &Cache, function: &'static CachedFn) -> Self {
         Self {
             cache: cache.clone(),

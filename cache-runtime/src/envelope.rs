@@ -109,15 +109,17 @@ impl Meta {
         }
     }
 
-    /// How long the function took to compute the value.
-    pub fn compute(&self) -> Duration {
+    /// How long the function took to compute the value. (Read in the envelope's
+    /// tests; early refresh reads `compute_us` directly.)
+    #[cfg(test)]
+    pub(crate) fn compute(&self) -> Duration {
         Duration::from_micros(u64::from(self.compute_us))
     }
 }
 
 /// The token of one lease: random, never zero (zero means "no lease").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct LeaseToken(NonZeroU64);
+pub(crate) struct LeaseToken(NonZeroU64);
 
 impl LeaseToken {
     /// A new random token.

@@ -30,35 +30,46 @@ use arrayvec::{ArrayString, ArrayVec};
 use serde::Serialize;
 
 /// Longest namespace accepted by [`CacheConfig`](crate::CacheConfig), in bytes.
-pub const MAX_NAMESPACE_LEN: usize = 48;
+pub(crate) const MAX_NAMESPACE_LEN: usize = 48;
 /// Longest `prefix` accepted by `#[cached]`, in bytes.
-pub const MAX_PREFIX_LEN: usize = 64;
+pub(crate) const MAX_PREFIX_LEN: usize = 64;
 
 const DIGEST_BYTES: usize = 16;
 /// Serialized arguments (and run-time type names) up to this many bytes are hashed
 /// from an inline buffer, without touching the heap.
-pub const INLINE_INPUT_LEN: usize = 256;
+pub(crate) const INLINE_INPUT_LEN: usize = 256;
 const KEY_CAPACITY: usize = MAX_NAMESPACE_LEN + 1 + MAX_PREFIX_LEN + 1 + 2 * DIGEST_BYTES;
 
 /// BLAKE3 `derive_key` context that turns a configured key secret into a hash key.
-pub const SECRET_CONTEXT: &str = "cache-runtime 2026-11-22 key secret v1";
+pub(crate) const SECRET_CONTEXT: &str = "cache-runtime 2026-11-22 key secret v1";
 
 /// BLAKE3 `derive_key` context for per-function hash keys (version 1 of the key format).
-pub const IDENTITY_CONTEXT: &str = "cache-runtime 2026-11-22 function identity v1";
+pub(crate) const IDENTITY_CONTEXT: &str = "cache-runtime 2026-11-22 function identity v1";
 
 /// How arguments are encoded before hashing: bincode's standard configuration
 /// (little endian, variable-length integers). Part of the key format.
 const ARG_ENCODING: bincode::config::Configuration = bincode::config::standard();
 
-/// Whether `segment` may be used as a namespace or prefix: 1 to `max` bytes of ASCII
-/// letters, digits, `_`, `-` and `.`. Colons are excluded because they separate the
-/// parts of a key. (`cache-macros` applies the same rule to `prefix` at compile time.)
-pub fn is_valid_segment(segment: &str, max: usize) -> bool {
-    !segment.is_empty()
-        && segment.len() <= max
-        && segment
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+/// Whether `segment` may be used as a namespace, prefix or group name: 1 to `max`
+/// bytes of ASCII letters, digits, `_`, `-` and `.`. Colons are excluded because they
+/// separate the parts of a key, and `#` because it marks index keys. The runtime's
+/// one statement of the rule: the configuration checks namespaces with it, and
+/// [`CacheGroup::new`](crate::CacheGroup::new) group names, at compile time.
+/// (`cache-macros` applies the same rule to `prefix` at compile time.)
+pub(crate) const fn is_valid_segment(segment: &str, max: usize) -> bool {
+    let bytes = segment.as_bytes();
+    if bytes.is_empty() || bytes.len() > max {
+        return false;
+    }
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if !(b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.') {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 /// A finished cache key, stored inline (no heap allocation).
@@ -87,23 +98,18 @@ impl fmt::Debug for CacheKey {
 /// The stable identity of one cached function: its fingerprint text and the BLAKE3
 /// key derived from it on first use.
 #[derive(Debug)]
-pub struct FnIdentity {
+pub(crate) struct FnIdentity {
     fingerprint: &'static str,
     hash_key: OnceLock<[u8; 32]>,
 }
 
 impl FnIdentity {
     /// An identity for `fingerprint`; usable in a `static`.
-    pub const fn new(fingerprint: &'static str) -> Self {
+    pub(crate) const fn new(fingerprint: &'static str) -> Self {
         Self {
             fingerprint,
             hash_key: OnceLock::new(),
         }
-    }
-
-    /// The fingerprint text this identity was built from.
-    pub fn fingerprint(&self) -> &'static str {
-        self.fingerprint
     }
 
     #[inline]
@@ -114,7 +120,7 @@ impl FnIdentity {
 
     /// 16 hex digits naming this function in its group index key. Derived from the
     /// identity, so it changes whenever the function's keys do.
-    pub fn index_id(&self) -> ArrayString<16> {
+    pub(crate) fn index_id(&self) -> ArrayString<16> {
         let mut id = ArrayString::new();
         for byte in &self.hash_key()[..8] {
             id.push(char::from(HEX[usize::from(byte >> 4)]));
@@ -200,7 +206,7 @@ impl Input {
 impl<'a> KeyHasher<'a> {
     /// Starts a key in `namespace` for the function with `prefix` and `identity`.
     #[inline]
-    pub fn new(namespace: &'a str, prefix: &'a str, identity: &FnIdentity) -> Self {
+    pub(crate) fn new(namespace: &'a str, prefix: &'a str, identity: &FnIdentity) -> Self {
         Self {
             hash_key: *identity.hash_key(),
             namespace,
@@ -214,7 +220,7 @@ impl<'a> KeyHasher<'a> {
     /// becomes the keyed BLAKE3 hash, under `secret`, of the function's hash key. Call
     /// it first, before any input. See `CacheConfig::key_secret`.
     #[inline]
-    pub fn with_secret(mut self, secret: &[u8; 32]) -> Self {
+    pub(crate) fn with_secret(mut self, secret: &[u8; 32]) -> Self {
         self.hash_key = blake3::keyed_hash(secret, &self.hash_key).into();
         self
     }

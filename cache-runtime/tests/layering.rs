@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[&[&str]] = &[
     &["lib"],
     // what generated code and users call
-    &["global", "call", "entry"],
+    &["global", "call", "entry", "testing"],
     // the lease protocol
     &["lease"],
     // invalidations and their retries; building a cache

@@ -22,11 +22,11 @@ use redis::{ErrorKind, RedisError, ServerErrorKind};
 use super::BackendError;
 
 /// Default number of consecutive failures that opens the breaker.
-pub const DEFAULT_FAILURE_THRESHOLD: u32 = 5;
+pub(crate) const DEFAULT_FAILURE_THRESHOLD: u32 = 5;
 /// Default time the breaker stays open before probing.
-pub const DEFAULT_OPEN_FOR: Duration = Duration::from_millis(500);
+pub(crate) const DEFAULT_OPEN_FOR: Duration = Duration::from_millis(500);
 /// Default number of successful probes that close the breaker.
-pub const DEFAULT_CLOSE_AFTER: u32 = 2;
+pub(crate) const DEFAULT_CLOSE_AFTER: u32 = 2;
 
 /// The breaker's thresholds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

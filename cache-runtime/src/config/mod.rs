@@ -21,22 +21,22 @@ pub(crate) use redact::redact_url;
 use tls::TlsSettings;
 
 /// The URL used when `REDIS_URL` is not set: the local default every Redis guide uses.
-pub const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379/0";
+pub(crate) const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379/0";
 /// The namespace used when none is configured.
-pub const DEFAULT_NAMESPACE: &str = "cache";
+pub(crate) const DEFAULT_NAMESPACE: &str = "cache";
 /// Default deadline of one cache operation. Tens of milliseconds: long enough for a
 /// healthy Redis on the same network many times over, short enough that an outage
 /// costs callers milliseconds.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(50);
 /// Default limit for establishing a TCP connection to Redis.
-pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_millis(250);
+pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_millis(250);
 /// Default lease time: how long one caller's load of a missing entry may keep the
 /// other callers of that entry waiting, in this process and in others, before they
 /// load it themselves; a load that takes longer is not stored. See
 /// `docs/consistency.md`.
-pub const DEFAULT_LEASE_TIME: Duration = Duration::from_secs(5);
+pub(crate) const DEFAULT_LEASE_TIME: Duration = Duration::from_secs(5);
 /// Default size bound of the memory backend: 64 MiB of keys and values.
-pub const DEFAULT_MEMORY_BYTES: u64 = 64 << 20;
+pub(crate) const DEFAULT_MEMORY_BYTES: u64 = 64 << 20;
 /// Default largest value the cache writes and reads: 1 MiB, encoded.
 ///
 /// A read must arrive within the deadline (50 ms by default), and on the one
@@ -46,7 +46,7 @@ pub const DEFAULT_MEMORY_BYTES: u64 = 64 << 20;
 /// It is also memcached's default item limit. Larger values are not stored (counted
 /// in `encode_failures`), and stored ones are misses that get replaced. See
 /// `docs/failures.md`.
-pub const DEFAULT_MAX_VALUE_BYTES: usize = 1 << 20;
+pub(crate) const DEFAULT_MAX_VALUE_BYTES: usize = 1 << 20;
 
 /// What is wrong with a configuration. Messages never contain passwords.
 #[derive(Debug, thiserror::Error)]
@@ -70,8 +70,7 @@ pub enum ConfigError {
     /// a failure.
     #[error("the {0} timeout must be greater than zero")]
     ZeroTimeout(&'static str),
-    /// The largest value is 0 bytes, or more than the codec's hard limit,
-    /// [`MAX_VALUE_BYTES`](crate::codec::MAX_VALUE_BYTES).
+    /// The largest value is 0 bytes, or more than the codec's hard limit, 64 MiB.
     #[error(
         "the largest cached value must be 1 to {MAX_VALUE_BYTES} bytes (64 MiB), not {0} bytes"
     )]
@@ -232,10 +231,9 @@ impl CacheConfig {
     /// Every read must arrive within the [deadline](Self::timeout), and while a value
     /// crosses the connection, every other call's reply waits behind it: keep this to
     /// what your link carries in a fraction of the deadline. Processes that share a
-    /// namespace should use the same limit. From 1 byte to
-    /// [`MAX_VALUE_BYTES`](crate::codec::MAX_VALUE_BYTES) (64 MiB); also read from
-    /// `CACHE_MAX_VALUE_BYTES` by [`from_env`](Self::from_env). Default: 1 MiB
-    /// ([`DEFAULT_MAX_VALUE_BYTES`]). See `docs/failures.md`.
+    /// namespace should use the same limit. From 1 byte to 64 MiB (the codec's hard
+    /// limit); also read from `CACHE_MAX_VALUE_BYTES` by [`from_env`](Self::from_env).
+    /// Default: 1 MiB. See `docs/failures.md`.
     pub fn max_value_bytes(mut self, bytes: usize) -> Self {
         self.max_value_bytes = bytes;
         self
