@@ -282,3 +282,6 @@ where
         Landing::Nothing => None,
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -269,3 +269,6 @@ pub async fn invalidate_all(targets: &[Invalidation]) {
         target.apply().await;
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -122,6 +122,13 @@ mod tests {
     }
 
     #[test]
+    fn values_are_stored_for_the_ttl_and_the_stale_window() {
+        assert_eq!(aging(1.0, 0).storage_ttl().as_millis(), 10_000);
+        assert_eq!(aging(0.0, 5_000).storage_ttl().as_millis(), 15_000);
+        assert_eq!(aging(0.0, u64::MAX).storage_ttl().as_millis(), u64::MAX);
+    }
+
+    #[test]
     fn past_the_ttl_within_the_window_is_stale() {
         let swr = aging(0.0, 5_000);
         assert_eq!(swr.judge(&meta(1), WRITTEN + 9_999, 0.5), Freshness::Fresh);

@@ -282,3 +282,6 @@ impl Drop for LeaseGuard {
         });
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -162,6 +162,8 @@ mod codec;
 mod config;
 mod entry;
 mod envelope;
+#[cfg(test)]
+mod fixtures;
 mod flight;
 mod freshness;
 mod function;

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 /// The top-level modules of `src/`, from the top down; a module may import only
 /// modules after it. Rows group what `docs/architecture.md` calls one layer.
 const LAYERS: &[&[&str]] = &[
-    &["lib"],
+    &["lib", "fixtures"],
     // what generated code and users call
     &["global", "call", "entry", "testing"],
     // the lease protocol
