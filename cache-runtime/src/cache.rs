@@ -1,49 +1,47 @@
 //! The [`Cache`] handle: a backend plus the fail-open rules around it.
 //!
+//! The handle holds a cache's state (the backend, its settings, the counters, the
+//! loads in progress and the invalidations waiting for a retry) and moves envelopes
+//! under keys: it reads and decodes, encodes and writes, counts and reports. It knows
+//! nothing of cached functions ([`crate::function`]), leases ([`crate::lease`]) or
+//! invalidations ([`crate::invalidation`]), which build on it. Its public
+//! constructors are with the configuration ([`crate::config`]).
+//!
 //! Every failure below this point (a backend error, a deadline, bytes that do not
 //! decode, a value that does not encode) is counted, logged at most once per interval,
 //! and turned into "run the function". Nothing here returns an error to the caller of
 //! a cached function.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
-use std::time::{Duration, Instant};
+use std::sync::Weak;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::backend::health::{BackendKind, HealthReport};
 use crate::backend::{Backend, BackendError};
-use crate::call::CachedFn;
-use crate::codec::Bincode;
-use crate::codec::{Codec, CodecError};
-use crate::config::{
-    CacheConfig, DEFAULT_LEASE_TIME, DEFAULT_MAX_VALUE_BYTES, DEFAULT_MEMORY_BYTES,
-    DEFAULT_NAMESPACE,
-};
-use crate::entry::EntryTarget;
-use crate::envelope::{self, EnvelopeError, HEADER_LEN, Meta, Opened};
+use crate::codec::{Bincode, CodecError};
+use crate::envelope::{self, Decoded, EnvelopeError, Found, HEADER_LEN, Meta, read};
 use crate::flight::Flights;
-use crate::group::{CacheGroup, IndexKey};
-use crate::health::{BackendKind, HealthReport};
+use crate::group::IndexKey;
 use crate::key::CacheKey;
-use crate::report::Throttle;
-use crate::retry::{self, Attempt, Pending, Retries, Status};
-use crate::stats::{CacheStats, Counters};
+use crate::retry::Retries;
+use crate::stats::{CacheStats, Counters, ShardedCounters};
+use crate::throttle::Throttle;
 use crate::ttl::Ttl;
-
-/// How long a failed group invalidation is retried when no TTL of the group's
-/// entries is known in this process.
-const UNKNOWN_GROUP_TTL: Duration = Duration::from_secs(3600);
 
 /// How often a storm of similar failures is reported.
 const REPORT_INTERVAL: Duration = Duration::from_secs(10);
 
 /// A cache: where `#[cached]` functions keep their results.
 ///
-/// Cheap to clone (an `Arc`). Build one with [`CacheConfig`], then either
-/// [`install`](crate::install) it as the global cache or pass it to a function with
-/// `#[cached(cache = ...)]`. Without either, the first cached call builds one from the
-/// environment ([`CacheConfig::from_env`]).
+/// Cheap to clone (an `Arc`). Build one with [`CacheConfig`](crate::CacheConfig) (or
+/// [`Cache::memory`], [`Cache::off`]), then either [`install`](crate::install) it as
+/// the global cache or pass it to a function with `#[cached(cache = ...)]`. Without
+/// either, the first cached call builds one from the environment
+/// ([`CacheConfig::from_env`](crate::CacheConfig::from_env)).
 #[derive(Clone)]
 pub struct Cache {
     inner: Arc<Inner>,
@@ -80,78 +78,6 @@ impl std::fmt::Debug for Cache {
     }
 }
 
-/// How many sets of counters a cache keeps; see [`ShardedCounters`].
-const COUNTER_SHARDS: usize = 8;
-
-/// The cache's counters, split into sets that threads count into separately.
-///
-/// Every call counts (a hit, a miss...), from every thread of the runtime. With one
-/// set, each count would take the counter's cache line away from the other threads,
-/// and a hit would wait for it: a cost that grows with the number of threads. Each
-/// thread counts into one set instead, on cache lines of its own, and
-/// [`Cache::stats`] adds the sets up.
-struct ShardedCounters([OwnLines<Counters>; COUNTER_SHARDS]);
-
-impl ShardedCounters {
-    fn new() -> Self {
-        Self(std::array::from_fn(|_| OwnLines(Counters::default())))
-    }
-
-    /// The set the current thread counts into.
-    #[inline]
-    fn local(&self) -> &Counters {
-        &self.0[shard_index()].0
-    }
-
-    fn snapshot(&self) -> CacheStats {
-        self.0
-            .iter()
-            .map(|shard| shard.0.snapshot())
-            .fold(CacheStats::default(), CacheStats::plus)
-    }
-}
-
-/// The counter set of the current thread: threads are given sets in turn.
-#[inline]
-fn shard_index() -> usize {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    thread_local! {
-        static SHARD: usize = NEXT.fetch_add(1, Relaxed) % COUNTER_SHARDS;
-    }
-    // Only unavailable while the thread's locals are being destroyed.
-    SHARD.try_with(|shard| *shard).unwrap_or(0)
-}
-
-/// Keeps its value on cache lines of its own (128 bytes: a pair of 64-byte lines,
-/// which x86 prefetches together), so that writes to it do not slow down threads
-/// reading or writing anything next to it.
-#[repr(align(128))]
-struct OwnLines<T>(T);
-
-/// Decodes stored bytes, without counting or reporting.
-pub(crate) fn read<V: DeserializeOwned>(stored: &[u8]) -> Result<Decoded<V>, EnvelopeError> {
-    match envelope::open::<Bincode>(stored)? {
-        Opened::Value {
-            meta,
-            leased,
-            payload,
-        } => Ok(Decoded::Value(Found {
-            value: Bincode::decode(payload)?,
-            meta,
-            leased,
-        })),
-        Opened::Placeholder => Ok(Decoded::Placeholder),
-    }
-}
-
-/// What stored bytes turned out to be.
-pub(crate) enum Decoded<V> {
-    Value(Found<V>),
-    Placeholder,
-    /// Not an entry this function can read; already counted and reported.
-    Garbage,
-}
-
 /// The result of reading one entry.
 pub(crate) enum Lookup<V> {
     Hit(Found<V>),
@@ -163,31 +89,29 @@ pub(crate) enum Lookup<V> {
     Unavailable,
 }
 
-/// A value read from the cache.
-pub(crate) struct Found<V> {
-    pub(crate) value: V,
-    pub(crate) meta: Meta,
-    /// Whether a caller holds the lease to refresh it.
-    pub(crate) leased: bool,
+/// What a cache is built with besides its backend; see [`crate::config`].
+pub(crate) struct Settings {
+    pub(crate) namespace: String,
+    /// The lease time; `None` for no leases.
+    pub(crate) lease: Option<Ttl>,
+    /// How long a caller waits for another caller's load of the same key.
+    pub(crate) load_wait: Duration,
+    /// The hash key derived from a configured key secret.
+    pub(crate) key_secret: Option<[u8; 32]>,
+    /// The largest encoded value stored (checked by the caller).
+    pub(crate) max_value_bytes: usize,
 }
 
 impl Cache {
-    /// A cache over `backend`, with default settings.
-    pub(crate) fn from_backend(backend: Backend, namespace: String, lease: Option<Ttl>) -> Self {
-        Self::with_settings(backend, namespace, lease, None, DEFAULT_MAX_VALUE_BYTES)
-    }
-
-    /// A cache over `backend`; `lease` is the lease time, `None` for no leases;
-    /// `key_secret` the hash key derived from a configured key secret;
-    /// `max_value_bytes` the largest encoded value stored (checked by the caller).
-    pub(crate) fn with_settings(
-        backend: Backend,
-        namespace: String,
-        lease: Option<Ttl>,
-        key_secret: Option<[u8; 32]>,
-        max_value_bytes: usize,
-    ) -> Self {
-        let load_wait = lease.map_or(DEFAULT_LEASE_TIME, Ttl::as_duration);
+    /// A cache over `backend`.
+    pub(crate) fn new(backend: Backend, settings: Settings) -> Self {
+        let Settings {
+            namespace,
+            lease,
+            load_wait,
+            key_secret,
+            max_value_bytes,
+        } = settings;
         Self {
             inner: Arc::new(Inner {
                 backend,
@@ -202,42 +126,6 @@ impl Cache {
                 key_secret,
                 max_entry_bytes: HEADER_LEN.saturating_add(max_value_bytes),
             }),
-        }
-    }
-
-    /// An in-process cache with the default namespace and a 64 MiB bound.
-    pub fn memory() -> Self {
-        Self::from_backend(
-            Backend::Memory(crate::backend::memory::MemoryBackend::new(
-                DEFAULT_MEMORY_BYTES,
-            )),
-            DEFAULT_NAMESPACE.to_owned(),
-            Ttl::from_duration(DEFAULT_LEASE_TIME),
-        )
-    }
-
-    /// A cache that stores nothing: every call runs the function.
-    pub fn off() -> Self {
-        Self::from_backend(Backend::Off, DEFAULT_NAMESPACE.to_owned(), None)
-    }
-
-    /// Builds the cache described by the environment (see [`CacheConfig::from_env`]).
-    ///
-    /// This never fails: a configuration that cannot be used is reported once, as an
-    /// error through `tracing` (and on standard error when no `tracing` subscriber is
-    /// installed), and the cache is turned [off](Self::off), so the application runs
-    /// uncached rather than not at all.
-    pub fn from_env() -> Self {
-        match CacheConfig::from_env().and_then(CacheConfig::build) {
-            Ok(cache) => cache,
-            Err(err) => {
-                let message = format!("cache-runtime: {err}; caching is off");
-                tracing::error!(target: "cache_runtime", "{message}");
-                if !tracing::dispatcher::has_been_set() {
-                    eprintln!("{message}");
-                }
-                Self::off()
-            }
         }
     }
 
@@ -357,47 +245,16 @@ impl Cache {
             .ok()
     }
 
-    /// The indexes an entry of `function` is recorded in: the function's own and its
-    /// groups' (see [`crate::group`]).
-    pub(crate) fn indexes(&self, function: &CachedFn) -> Vec<IndexKey> {
-        let namespace = self.namespace();
-        let mut indexes = Vec::with_capacity(1 + function.groups().len());
-        indexes.push(function.index(namespace));
-        for group in function.groups() {
-            group.note_ttl(function.storage_ttl().as_millis());
-            indexes.push(IndexKey::group(namespace, group));
-        }
-        indexes
-    }
-
-    /// Encodes `value` and writes it under `key` unconditionally (replacing any
-    /// lease), with `function`'s TTL and indexes. Returns whether it was written.
-    pub(crate) async fn store<V: Serialize + ?Sized>(
-        &self,
-        key: &CacheKey,
-        value: &V,
-        function: &CachedFn,
-        compute: Duration,
-    ) -> bool {
-        match self.encode(key, value, compute) {
-            Some(bytes) => self.write(key, bytes.into(), function).await,
-            None => false,
-        }
-    }
-
     /// Writes the envelope `bytes` under `key` unconditionally (replacing any lease),
-    /// with `function`'s TTL and indexes. Returns whether it was written.
+    /// for `ttl`, recorded in `indexes`. Returns whether it was written.
     pub(crate) async fn write(
         &self,
         key: &CacheKey,
         bytes: Arc<[u8]>,
-        function: &CachedFn,
+        ttl: Ttl,
+        indexes: &[IndexKey],
     ) -> bool {
-        let indexes = self.indexes(function);
-        match (self.inner.backend)
-            .set(key, bytes, function.storage_ttl(), &indexes)
-            .await
-        {
+        match self.inner.backend.set(key, bytes, ttl, indexes).await {
             Ok(()) => {
                 self.count(|c| &c.writes);
                 true
@@ -407,18 +264,6 @@ impl Cache {
                 false
             }
         }
-    }
-
-    /// Whether an invalidation of the entry `key` of `function` failed and is still
-    /// waiting for its retry: then the entry must not be read.
-    pub(crate) fn invalidation_pending(&self, key: &CacheKey, function: &CachedFn) -> bool {
-        if !self.inner.retries.any() {
-            return false;
-        }
-        // The retry task may have gone with the runtime it ran on; a new one also
-        // clears the records that expire meanwhile.
-        self.keep_retrying();
-        (self.inner.retries).target(key, || self.indexes(function))
     }
 
     /// Adds one to a counter of the current thread's set.
@@ -438,6 +283,16 @@ impl Cache {
 
     pub(crate) fn flights(&self) -> &Flights {
         &self.inner.flights
+    }
+
+    /// The invalidations waiting for a retry; see [`crate::invalidation`].
+    pub(crate) fn retries(&self) -> &Retries {
+        &self.inner.retries
+    }
+
+    /// A handle that does not keep the cache alive, for background tasks.
+    pub(crate) fn downgrade(&self) -> WeakCache {
+        WeakCache(Arc::downgrade(&self.inner))
     }
 
     /// The lease time, or `None` when leases are off.
@@ -470,121 +325,8 @@ impl Cache {
         }
     }
 
-    /// Writes `value` into `target` (write-through). If the write fails, the entry
-    /// still holds the value from before the write: it is invalidated instead, which
-    /// is retried until it lands.
-    pub(crate) async fn put_entry<V: Serialize + ?Sized>(&self, target: &EntryTarget, value: &V) {
-        if let Some(key) = &target.key
-            && !self
-                .store(key, value, target.function, Duration::ZERO)
-                .await
-        {
-            self.invalidate_entry(target).await;
-        }
-    }
-
-    /// Removes one entry.
-    pub(crate) async fn invalidate_entry(&self, target: &EntryTarget) {
-        if let Some(key) = target.key {
-            let ttl = target.function.storage_ttl().as_duration();
-            self.invalidate(Pending::Entry(key), ttl).await;
-        }
-    }
-
-    /// Removes every entry of `function`.
-    pub(crate) async fn invalidate_function(&self, function: &CachedFn) {
-        let index = function.index(self.namespace());
-        self.invalidate(Pending::Index(index), function.storage_ttl().as_duration())
-            .await;
-    }
-
-    /// Removes every entry of `group`.
-    pub(crate) async fn invalidate_group(&self, group: &CacheGroup) {
-        let index = IndexKey::group(self.namespace(), group);
-        // Retried for the longest TTL this process wrote into the group, or, if it
-        // wrote none, for an hour: entries may come from other processes.
-        let ttl = match group.longest_ttl_ms() {
-            0 => UNKNOWN_GROUP_TTL,
-            ms => Duration::from_millis(ms),
-        };
-        self.invalidate(Pending::Index(index), ttl).await;
-    }
-
-    /// One attempt now; on failure, queued for retries until `ttl` has passed.
-    async fn invalidate(&self, what: Pending, ttl: Duration) {
-        let earlier_failure = self.inner.retries.version(&what);
-        match self.try_invalidate(what).await {
-            Ok(()) => {
-                self.count(|c| &c.invalidations);
-                // It also did what an earlier failed attempt still had to.
-                self.inner.retries.applied(&what, earlier_failure);
-            }
-            Err(err) => {
-                self.backend_failed("invalidate", &what, &err);
-                self.count(|c| &c.invalidations_queued);
-                self.inner.retries.add(what, Instant::now() + ttl);
-                self.keep_retrying();
-            }
-        }
-    }
-
-    async fn try_invalidate(&self, what: Pending) -> Result<(), BackendError> {
-        match &what {
-            Pending::Entry(key) => self.inner.backend.delete(key).await,
-            Pending::Index(index) => self.inner.backend.clear_index(index).await,
-        }
-    }
-
-    /// Starts a retry task if invalidations wait and none runs: on the first failure,
-    /// or after the runtime the last one ran on shut down. The task holds the cache
-    /// weakly and ends when the cache is dropped.
-    fn keep_retrying(&self) {
-        let Some(queue) = self.inner.retries.restart_if_stopped() else {
-            return;
-        };
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            // Not on a runtime: dropping the queue closes it, and the next failure or
-            // bypassed read on a runtime starts the task.
-            return;
-        };
-        let weak = Arc::downgrade(&self.inner);
-        runtime.spawn(retry::run(queue, move |what| {
-            let weak = weak.clone();
-            async move {
-                match weak.upgrade() {
-                    Some(inner) => Cache { inner }.retry(what).await,
-                    None => Attempt::CacheDropped,
-                }
-            }
-        }));
-    }
-
-    /// One retry of a queued invalidation, unless it is no longer needed.
-    async fn retry(&self, what: Pending) -> Attempt {
-        let version = match self.inner.retries.status(&what, Instant::now()) {
-            Status::Due(version) => version,
-            Status::Done => return Attempt::Done,
-            Status::Expired => {
-                self.count(|c| &c.invalidations_expired);
-                tracing::warn!(
-                    target: "cache_runtime",
-                    target_key = %what,
-                    "queued invalidation dropped: the backend stayed unreachable until the entries expired"
-                );
-                return Attempt::Done;
-            }
-        };
-        match self.try_invalidate(what).await {
-            Ok(()) => {
-                self.count(|c| &c.invalidations);
-                self.inner.retries.applied(&what, Some(version));
-                tracing::info!(target: "cache_runtime", target_key = %what, "queued invalidation applied");
-                Attempt::Done
-            }
-            Err(_) => Attempt::Failed,
-        }
-    }
-
+    /// Counts and reports a failed backend operation (unless the open breaker turned
+    /// it away: the breaker counts and reports those).
     pub(crate) fn backend_failed(
         &self,
         operation: &'static str,
@@ -610,5 +352,16 @@ impl Cache {
                 "cache backend unavailable; calling the function directly"
             );
         }
+    }
+}
+
+/// A [`Cache`] that does not keep it alive.
+#[derive(Clone)]
+pub(crate) struct WeakCache(Weak<Inner>);
+
+impl WeakCache {
+    /// The cache, unless it was dropped.
+    pub(crate) fn upgrade(&self) -> Option<Cache> {
+        self.0.upgrade().map(|inner| Cache { inner })
     }
 }

@@ -6,107 +6,15 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::cache::{Cache, Decoded, Found, Lookup};
-use crate::envelope::unix_millis;
+use crate::cache::{Cache, Lookup};
+use crate::envelope::{Decoded, Found, unix_millis};
 use crate::flight::{Followed, Landing, Lead, Role, Share};
-use crate::freshness::{Aging, Freshness, unit_rand};
-use crate::group::{CacheGroup, IndexKey};
-use crate::key::{CacheKey, FnIdentity, KeyError, KeyHasher};
-use crate::lease::{Lease, LeaseGuard, Settled};
+use crate::freshness::{Freshness, unit_rand};
+use crate::function::CachedFn;
+use crate::invalidation;
+use crate::key::{CacheKey, KeyError};
+use crate::lease::{self, Lease, LeaseGuard, Settled};
 use crate::outcome::Outcome;
-use crate::ttl::Ttl;
-
-/// The static description of one `#[cached]` function, generated as a `static`.
-#[derive(Debug)]
-pub struct CachedFn {
-    prefix: &'static str,
-    aging: Aging,
-    /// How long entries are kept: the TTL plus the stale window.
-    storage_ttl: Ttl,
-    identity: FnIdentity,
-    groups: &'static [&'static CacheGroup],
-}
-
-impl CachedFn {
-    /// Describes a function whose entries also belong to `groups`. `ttl_ms` is checked
-    /// to be non-zero by the macro; a zero here fails compilation of the `static` that
-    /// holds the descriptor.
-    pub const fn new(
-        prefix: &'static str,
-        fingerprint: &'static str,
-        ttl_ms: u64,
-        groups: &'static [&'static CacheGroup],
-    ) -> Self {
-        let Some(ttl) = Ttl::from_millis(ttl_ms) else {
-            panic!("a cached function's TTL must be greater than zero");
-        };
-        Self {
-            prefix,
-            aging: Aging {
-                ttl_ms,
-                early_beta: 0.0,
-                stale_ms: 0,
-            },
-            storage_ttl: ttl,
-            identity: FnIdentity::new(fingerprint),
-            groups,
-        }
-    }
-
-    /// Turns on early refresh with XFetch's `beta` (see [`crate::freshness`]).
-    pub const fn early_refresh(mut self, beta: f64) -> Self {
-        self.aging.early_beta = beta;
-        self
-    }
-
-    /// Keeps values `stale_ms` past their TTL, to be served stale while one caller
-    /// refreshes them (see [`crate::freshness`]).
-    pub const fn stale_while_revalidate(mut self, stale_ms: u64) -> Self {
-        self.aging.stale_ms = stale_ms;
-        let Some(storage_ttl) = Ttl::from_millis(self.aging.ttl_ms.saturating_add(stale_ms)) else {
-            panic!("a cached function's TTL must be greater than zero");
-        };
-        self.storage_ttl = storage_ttl;
-        self
-    }
-
-    /// The named groups this function's entries belong to.
-    pub fn groups(&self) -> &'static [&'static CacheGroup] {
-        self.groups
-    }
-
-    /// The index of all this function's entries in `namespace`.
-    pub(crate) fn index(&self, namespace: &str) -> IndexKey {
-        IndexKey::function(namespace, self.prefix, &self.identity.index_id())
-    }
-
-    /// The key prefix.
-    pub fn prefix(&self) -> &'static str {
-        self.prefix
-    }
-
-    /// How long this function's entries are stored: the TTL, plus the
-    /// `stale_while_revalidate` window if there is one. Values are fresh for the TTL
-    /// only; see [`crate::freshness`].
-    pub fn storage_ttl(&self) -> Ttl {
-        self.storage_ttl
-    }
-
-    /// The identity the key digest is keyed with.
-    pub fn identity(&self) -> &FnIdentity {
-        &self.identity
-    }
-
-    /// Starts this function's key for one call in `cache`.
-    #[inline]
-    pub fn key<'a>(&'a self, cache: &'a Cache) -> KeyHasher<'a> {
-        let key = KeyHasher::new(cache.namespace(), self.prefix, &self.identity);
-        match cache.key_secret() {
-            Some(secret) => key.with_secret(secret),
-            None => key,
-        }
-    }
-}
 
 /// Runs one cached call: returns the stored value on a hit; otherwise awaits `body`
 /// (or the result of a concurrent call of the same key), stores what the [`Outcome`]
@@ -131,7 +39,7 @@ where
     let key = match key {
         Ok(key) => key,
         Err(err) => {
-            cache.encode_failed(function.prefix, &err);
+            cache.encode_failed(function.prefix(), &err);
             return body.await;
         }
     };
@@ -142,7 +50,7 @@ where
     let give_up_at = Instant::now() + cache.load_wait();
     let mut first_look = true;
     loop {
-        if cache.invalidation_pending(&key, function) {
+        if invalidation::pending(cache, &key, function) {
             // An invalidation of this entry failed and waits for its retry: the entry
             // may be stale, so neither read nor fill it until then, nor take a result
             // from a load that may have started before the invalidation.
@@ -204,15 +112,14 @@ where
     O: Outcome<R>,
     F: Future<Output = R>,
 {
-    if !function.aging.refreshes() {
+    let aging = function.aging();
+    if !aging.refreshes() {
         return O::restore(found.value);
     }
-    let freshness = function
-        .aging
-        .judge(&found.meta, unix_millis(), unit_rand());
+    let freshness = aging.judge(&found.meta, unix_millis(), unit_rand());
     if freshness != Freshness::Fresh
         && !found.leased
-        && let Some(lease) = cache.lease_value(key, &found.meta).await
+        && let Some(lease) = lease::take_on_value(cache, key, &found.meta).await
     {
         cache.count(|c| &c.refreshes);
         let (ret, envelope) = run::<R, O, F>(cache, key, body).await;
@@ -263,7 +170,8 @@ impl Load<'_> {
             (true, None) => Write::Unconditional,
             (true, Some(lease_time)) => {
                 let stamp = || lead.stamp();
-                let lease = cache.take_lease::<O::Value>(
+                let lease = lease::take::<O::Value>(
+                    cache,
                     key,
                     function,
                     lease_time,
@@ -305,12 +213,12 @@ impl Load<'_> {
             }
             Write::Unconditional => match &envelope {
                 // Revoked, as a lease would be (see `LeaseGuard::fill`).
-                Some(_) if cache.invalidation_pending(key, function) => {
+                Some(_) if invalidation::pending(cache, key, function) => {
                     cache.count(|c| &c.fills_revoked);
                     return ret;
                 }
                 Some(bytes) => {
-                    cache.write(key, bytes.clone(), function).await;
+                    function.write(cache, key, bytes.clone()).await;
                     started
                 }
                 None => started,
@@ -319,7 +227,7 @@ impl Load<'_> {
         };
         // A result that failed to be invalidated and waits for its retry is for this
         // caller only.
-        if !cache.invalidation_pending(key, function) {
+        if !invalidation::pending(cache, key, function) {
             lead.land(pack(share, &ret, envelope), valid_before);
         }
         ret
@@ -374,3 +282,6 @@ where
         Landing::Nothing => None,
     }
 }
+
+#[cfg(test)]
+mod tests;

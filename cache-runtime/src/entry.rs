@@ -21,10 +21,12 @@
 
 use std::marker::PhantomData;
 use std::ops::Deref;
+use std::time::Duration;
 
 use crate::cache::Cache;
-use crate::call::CachedFn;
+use crate::function::CachedFn;
 use crate::group::CacheGroup;
+use crate::invalidation;
 use crate::key::{CacheKey, KeyError};
 use crate::outcome::CacheValue;
 
@@ -43,6 +45,29 @@ pub(crate) struct EntryTarget {
     /// `None` when the arguments could not be encoded: such calls are never cached,
     /// so there is nothing to invalidate or write.
     pub(crate) key: Option<CacheKey>,
+}
+
+impl EntryTarget {
+    /// Removes the entry.
+    async fn invalidate(&self) {
+        if let Some(key) = &self.key {
+            invalidation::entry(&self.cache, self.function, key).await;
+        }
+    }
+
+    /// Writes `value` into the entry (write-through). If the write fails, the entry
+    /// still holds the value from before the write: it is invalidated instead, which
+    /// is retried until it lands.
+    async fn put<V: CacheValue>(&self, value: &V) {
+        let Some(key) = &self.key else { return };
+        let written = match self.cache.encode(key, value, Duration::ZERO) {
+            Some(bytes) => self.function.write(&self.cache, key, bytes.into()).await,
+            None => false,
+        };
+        if !written {
+            invalidation::entry(&self.cache, self.function, key).await;
+        }
+    }
 }
 
 /// The entry one call of a cached function reads, for a function returning `R`.
@@ -64,7 +89,9 @@ pub struct ForAny<R, M> {
 }
 
 impl<R, M> CacheEntry<R, M> {
-    /// The entry under `key` of `function` in `cache`. Called by generated code.
+    /// The entry under `key` of `function` in `cache`. Called by generated code, and
+    /// hidden: its parameters are the hidden function descriptor and key.
+    #[doc(hidden)]
     pub fn new(
         cache: &Cache,
         function: &'static CachedFn,
@@ -114,11 +141,11 @@ impl<R, M> ForAny<R, M> {
     /// Removes the entry. If the backend cannot be reached, the removal is retried in
     /// the background until it succeeds or the entry would have expired anyway.
     pub async fn invalidate(&self) {
-        self.target.cache.invalidate_entry(&self.target).await;
+        self.target.invalidate().await;
     }
 
     async fn put_value<V: CacheValue>(&self, value: &V) {
-        self.target.cache.put_entry(&self.target, value).await;
+        self.target.put(value).await;
     }
 }
 
@@ -176,7 +203,9 @@ pub struct FunctionEntries {
 }
 
 impl FunctionEntries {
-    /// The entries of `function` in `cache`. Called by generated code.
+    /// The entries of `function` in `cache`. Called by generated code, and hidden:
+    /// its parameter is the hidden function descriptor.
+    #[doc(hidden)]
     pub fn new(cache: &Cache, function: &'static CachedFn) -> Self {
         Self {
             cache: cache.clone(),
@@ -187,7 +216,7 @@ impl FunctionEntries {
     /// Removes every entry of the function (all arguments), in this cache's
     /// namespace only. Retried in the background if the backend cannot be reached.
     pub async fn invalidate(&self) {
-        self.cache.invalidate_function(self.function).await;
+        invalidation::function(&self.cache, self.function).await;
     }
 }
 
@@ -227,9 +256,9 @@ impl Invalidation {
     /// Applies the invalidation.
     pub async fn apply(&self) {
         match self {
-            Self::Entry(CacheEntryTarget(target)) => target.cache.invalidate_entry(target).await,
+            Self::Entry(CacheEntryTarget(target)) => target.invalidate().await,
             Self::Function(entries) => entries.invalidate().await,
-            Self::Group(cache, group) => cache.invalidate_group(group).await,
+            Self::Group(cache, group) => invalidation::group(cache, group).await,
         }
     }
 }
@@ -240,3 +269,6 @@ pub async fn invalidate_all(targets: &[Invalidation]) {
         target.apply().await;
     }
 }
+
+#[cfg(test)]
+mod tests;

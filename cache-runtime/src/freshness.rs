@@ -25,6 +25,7 @@
 //! refreshing reader itself waits for the function, like on a miss.
 
 use crate::envelope::Meta;
+use crate::ttl::Ttl;
 
 /// What to do with a value read from the cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,7 +42,8 @@ pub(crate) enum Freshness {
 /// How one function's values age.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Aging {
-    pub(crate) ttl_ms: u64,
+    /// How long values are fresh.
+    pub(crate) ttl: Ttl,
     /// XFetch's `beta`; `0.0` turns early refresh off.
     pub(crate) early_beta: f64,
     /// How long values are kept past their TTL to be served stale; `0` for none.
@@ -49,6 +51,11 @@ pub(crate) struct Aging {
 }
 
 impl Aging {
+    /// How long values are stored: fresh for the TTL, then stale for the window.
+    pub(crate) const fn storage_ttl(&self) -> Ttl {
+        self.ttl.plus_millis(self.stale_ms)
+    }
+
     /// Whether values can be anything but fresh: `judge` needs calling only then.
     pub(crate) fn refreshes(&self) -> bool {
         self.early_beta > 0.0 || self.stale_ms > 0
@@ -57,7 +64,7 @@ impl Aging {
     /// Judges a value written as `meta` says, at `now_ms`, with `rand` uniform in
     /// (0, 1].
     pub(crate) fn judge(&self, meta: &Meta, now_ms: u64, rand: f64) -> Freshness {
-        let expiry_ms = meta.written_at_ms.saturating_add(self.ttl_ms);
+        let expiry_ms = meta.written_at_ms.saturating_add(self.ttl.as_millis());
         if now_ms >= expiry_ms {
             // Without a stale window the store has removed the value at its TTL; one
             // still read here was written by a host whose clock runs behind. Serve it.
@@ -98,7 +105,7 @@ mod tests {
 
     fn aging(early_beta: f64, stale_ms: u64) -> Aging {
         Aging {
-            ttl_ms: 10_000,
+            ttl: Ttl::from_millis(10_000).expect("non-zero"),
             early_beta,
             stale_ms,
         }
@@ -112,6 +119,13 @@ mod tests {
         for now in [WRITTEN, WRITTEN + 9_999, WRITTEN + 20_000] {
             assert_eq!(plain.judge(&meta(500), now, 1e-9), Freshness::Fresh);
         }
+    }
+
+    #[test]
+    fn values_are_stored_for_the_ttl_and_the_stale_window() {
+        assert_eq!(aging(1.0, 0).storage_ttl().as_millis(), 10_000);
+        assert_eq!(aging(0.0, 5_000).storage_ttl().as_millis(), 15_000);
+        assert_eq!(aging(0.0, u64::MAX).storage_ttl().as_millis(), u64::MAX);
     }
 
     #[test]

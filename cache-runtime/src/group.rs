@@ -1,21 +1,4 @@
-//! Groups: sets of entries invalidated together, across functions.
-//!
-//! Every cached function's entries form a group of their own (invalidated with
-//! `#[invalidate(list_users(..))]` or the `list_users_entries()` companion). Named
-//! groups are declared once, as statics, and joined with `#[cached(groups(NAME))]`:
-//!
-//! ```
-//! use cache_runtime::{CacheGroup, cached};
-//!
-//! pub static USER_LISTS: CacheGroup = CacheGroup::new("user-lists");
-//!
-//! #[cached(ttl = 60, groups(USER_LISTS))]
-//! async fn list_users(page: u32) -> Vec<String> {
-//!     vec![format!("page {page}")]
-//! }
-//! ```
-//!
-//! Because a group is a Rust item, a misspelt group name does not compile.
+//! Groups: sets of entries invalidated together, across functions ([`CacheGroup`]).
 //!
 //! # How groups are stored
 //!
@@ -35,9 +18,27 @@ use arrayvec::ArrayString;
 use crate::key::{MAX_NAMESPACE_LEN, MAX_PREFIX_LEN, is_valid_segment};
 
 /// Longest group name, in bytes.
-pub const MAX_GROUP_NAME_LEN: usize = 64;
+pub(crate) const MAX_GROUP_NAME_LEN: usize = 64;
 
-/// A named group of cache entries; see the [module documentation](self).
+/// A named group of cache entries, invalidated together, across functions.
+///
+/// Every cached function's entries form a group of their own (invalidated with
+/// `#[invalidate(list_users(..))]` or the `list_users_entries()` companion). Named
+/// groups are declared once, as statics, and joined with `#[cached(groups(NAME))]`:
+///
+/// ```
+/// use cache_runtime::{CacheGroup, cached};
+///
+/// pub static USER_LISTS: CacheGroup = CacheGroup::new("user-lists");
+///
+/// #[cached(ttl = 60, groups(USER_LISTS))]
+/// async fn list_users(page: u32) -> Vec<String> {
+///     vec![format!("page {page}")]
+/// }
+/// ```
+///
+/// Because a group is a Rust item, a misspelt group name does not compile. Invalidate
+/// a group with `#[invalidate(USER_LISTS)]`; see [the guide](crate::guide::invalidation).
 #[derive(Debug)]
 pub struct CacheGroup {
     name: &'static str,
@@ -50,20 +51,10 @@ impl CacheGroup {
     /// A group named `name`: 1 to 64 ASCII letters, digits, `_`, `-` or `.`. An
     /// invalid name fails compilation of the `static` that holds the group.
     pub const fn new(name: &'static str) -> Self {
-        let bytes = name.as_bytes();
         assert!(
-            !bytes.is_empty() && bytes.len() <= MAX_GROUP_NAME_LEN,
-            "a group name has 1 to 64 bytes"
+            is_valid_segment(name, MAX_GROUP_NAME_LEN),
+            "a group name has 1 to 64 bytes: ASCII letters, digits, `_`, `-` and `.`"
         );
-        let mut i = 0;
-        while i < bytes.len() {
-            let b = bytes[i];
-            assert!(
-                b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.',
-                "a group name has only ASCII letters, digits, `_`, `-` and `.`"
-            );
-            i += 1;
-        }
         Self {
             name,
             longest_ttl_ms: AtomicU64::new(0),
@@ -117,11 +108,6 @@ impl IndexKey {
     }
 }
 
-/// Whether `name` is a valid group name (the rule [`CacheGroup::new`] enforces).
-pub fn is_valid_group_name(name: &str) -> bool {
-    is_valid_segment(name, MAX_GROUP_NAME_LEN)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,7 +121,8 @@ mod tests {
         let function = IndexKey::function("ns", "user", "0123456789abcdef");
         assert_eq!(function.as_str(), "ns:#fn:user:0123456789abcdef");
         assert!(!is_valid_segment("#group", MAX_PREFIX_LEN));
-        assert!(is_valid_group_name("user-lists") && !is_valid_group_name("a b"));
+        assert!(is_valid_segment("user-lists", MAX_GROUP_NAME_LEN));
+        assert!(!is_valid_segment("a b", MAX_GROUP_NAME_LEN));
     }
 
     #[test]

@@ -30,35 +30,46 @@ use arrayvec::{ArrayString, ArrayVec};
 use serde::Serialize;
 
 /// Longest namespace accepted by [`CacheConfig`](crate::CacheConfig), in bytes.
-pub const MAX_NAMESPACE_LEN: usize = 48;
+pub(crate) const MAX_NAMESPACE_LEN: usize = 48;
 /// Longest `prefix` accepted by `#[cached]`, in bytes.
-pub const MAX_PREFIX_LEN: usize = 64;
+pub(crate) const MAX_PREFIX_LEN: usize = 64;
 
 const DIGEST_BYTES: usize = 16;
 /// Serialized arguments (and run-time type names) up to this many bytes are hashed
 /// from an inline buffer, without touching the heap.
-pub const INLINE_INPUT_LEN: usize = 256;
+pub(crate) const INLINE_INPUT_LEN: usize = 256;
 const KEY_CAPACITY: usize = MAX_NAMESPACE_LEN + 1 + MAX_PREFIX_LEN + 1 + 2 * DIGEST_BYTES;
 
 /// BLAKE3 `derive_key` context that turns a configured key secret into a hash key.
-pub const SECRET_CONTEXT: &str = "cache-runtime 2026-11-22 key secret v1";
+pub(crate) const SECRET_CONTEXT: &str = "cache-runtime 2026-11-22 key secret v1";
 
 /// BLAKE3 `derive_key` context for per-function hash keys (version 1 of the key format).
-pub const IDENTITY_CONTEXT: &str = "cache-runtime 2026-11-22 function identity v1";
+pub(crate) const IDENTITY_CONTEXT: &str = "cache-runtime 2026-11-22 function identity v1";
 
 /// How arguments are encoded before hashing: bincode's standard configuration
 /// (little endian, variable-length integers). Part of the key format.
 const ARG_ENCODING: bincode::config::Configuration = bincode::config::standard();
 
-/// Whether `segment` may be used as a namespace or prefix: 1 to `max` bytes of ASCII
-/// letters, digits, `_`, `-` and `.`. Colons are excluded because they separate the
-/// parts of a key. (`cache-macros` applies the same rule to `prefix` at compile time.)
-pub fn is_valid_segment(segment: &str, max: usize) -> bool {
-    !segment.is_empty()
-        && segment.len() <= max
-        && segment
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+/// Whether `segment` may be used as a namespace, prefix or group name: 1 to `max`
+/// bytes of ASCII letters, digits, `_`, `-` and `.`. Colons are excluded because they
+/// separate the parts of a key, and `#` because it marks index keys. The runtime's
+/// one statement of the rule: the configuration checks namespaces with it, and
+/// [`CacheGroup::new`](crate::CacheGroup::new) group names, at compile time.
+/// (`cache-macros` applies the same rule to `prefix` at compile time.)
+pub(crate) const fn is_valid_segment(segment: &str, max: usize) -> bool {
+    let bytes = segment.as_bytes();
+    if bytes.is_empty() || bytes.len() > max {
+        return false;
+    }
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if !(b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.') {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 /// A finished cache key, stored inline (no heap allocation).
@@ -87,23 +98,18 @@ impl fmt::Debug for CacheKey {
 /// The stable identity of one cached function: its fingerprint text and the BLAKE3
 /// key derived from it on first use.
 #[derive(Debug)]
-pub struct FnIdentity {
+pub(crate) struct FnIdentity {
     fingerprint: &'static str,
     hash_key: OnceLock<[u8; 32]>,
 }
 
 impl FnIdentity {
     /// An identity for `fingerprint`; usable in a `static`.
-    pub const fn new(fingerprint: &'static str) -> Self {
+    pub(crate) const fn new(fingerprint: &'static str) -> Self {
         Self {
             fingerprint,
             hash_key: OnceLock::new(),
         }
-    }
-
-    /// The fingerprint text this identity was built from.
-    pub fn fingerprint(&self) -> &'static str {
-        self.fingerprint
     }
 
     #[inline]
@@ -114,7 +120,7 @@ impl FnIdentity {
 
     /// 16 hex digits naming this function in its group index key. Derived from the
     /// identity, so it changes whenever the function's keys do.
-    pub fn index_id(&self) -> ArrayString<16> {
+    pub(crate) fn index_id(&self) -> ArrayString<16> {
         let mut id = ArrayString::new();
         for byte in &self.hash_key()[..8] {
             id.push(char::from(HEX[usize::from(byte >> 4)]));
@@ -200,7 +206,7 @@ impl Input {
 impl<'a> KeyHasher<'a> {
     /// Starts a key in `namespace` for the function with `prefix` and `identity`.
     #[inline]
-    pub fn new(namespace: &'a str, prefix: &'a str, identity: &FnIdentity) -> Self {
+    pub(crate) fn new(namespace: &'a str, prefix: &'a str, identity: &FnIdentity) -> Self {
         Self {
             hash_key: *identity.hash_key(),
             namespace,
@@ -214,7 +220,7 @@ impl<'a> KeyHasher<'a> {
     /// becomes the keyed BLAKE3 hash, under `secret`, of the function's hash key. Call
     /// it first, before any input. See `CacheConfig::key_secret`.
     #[inline]
-    pub fn with_secret(mut self, secret: &[u8; 32]) -> Self {
+    pub(crate) fn with_secret(mut self, secret: &[u8; 32]) -> Self {
         self.hash_key = blake3::keyed_hash(secret, &self.hash_key).into();
         self
     }
@@ -295,147 +301,4 @@ impl bincode::enc::write::Writer for InputWriter<'_> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    static IDENTITY: FnIdentity = FnIdentity::new("app::get_user|user|u64,String|User");
-
-    fn key(namespace: &str, prefix: &str, id: u64, name: &str) -> String {
-        let mut hasher = KeyHasher::new(namespace, prefix, &IDENTITY);
-        hasher.arg(&id);
-        hasher.arg(name);
-        hasher.finish().expect("serializable").to_string()
-    }
-
-    #[test]
-    fn layout_is_namespace_prefix_digest() {
-        let key = key("ns", "user", 7, "ada");
-        let parts: Vec<&str> = key.split(':').collect();
-        assert_eq!(parts.len(), 3, "{key}");
-        assert_eq!(&parts[..2], &["ns", "user"]);
-        assert_eq!(parts[2].len(), 32);
-        assert!(parts[2].bytes().all(|b| HEX.contains(&b)), "{key}");
-    }
-
-    #[test]
-    fn same_input_same_key_and_arguments_matter() {
-        assert_eq!(key("ns", "user", 7, "ada"), key("ns", "user", 7, "ada"));
-        assert_ne!(key("ns", "user", 7, "ada"), key("ns", "user", 8, "ada"));
-        assert_ne!(key("ns", "user", 7, "ada"), key("ns", "user", 7, "adb"));
-    }
-
-    #[test]
-    fn argument_boundaries_are_unambiguous() {
-        let split = |a: &str, b: &str| {
-            let mut hasher = KeyHasher::new("ns", "p", &IDENTITY);
-            hasher.arg(a);
-            hasher.arg(b);
-            hasher.finish().expect("serializable")
-        };
-        assert_ne!(split("ab", "c"), split("a", "bc"));
-    }
-
-    #[test]
-    fn identities_and_type_names_separate_keys() {
-        static OTHER: FnIdentity = FnIdentity::new("app::get_user|user|u64,String|Admin");
-        let with = |identity: &FnIdentity, type_name: Option<&str>| {
-            let mut hasher = KeyHasher::new("ns", "user", identity);
-            if let Some(name) = type_name {
-                hasher.type_name(name);
-            }
-            hasher.arg(&1u64);
-            hasher.finish().expect("serializable")
-        };
-        assert_ne!(with(&IDENTITY, None), with(&OTHER, None));
-        assert_ne!(with(&IDENTITY, Some("u8")), with(&IDENTITY, Some("u16")));
-    }
-
-    #[test]
-    fn unserializable_argument_is_an_error() {
-        struct Unsized;
-        impl Serialize for Unsized {
-            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                // A sequence without a length cannot be encoded by bincode.
-                use serde::ser::SerializeSeq;
-                s.serialize_seq(None)?.end()
-            }
-        }
-        let mut hasher = KeyHasher::new("ns", "p", &IDENTITY);
-        hasher.arg(&Unsized);
-        assert!(hasher.finish().is_err());
-    }
-
-    /// The digest is the keyed BLAKE3 hash of the byte sequence, however the bytes
-    /// reach it: below, at and above the inline buffer's size, and across the switch
-    /// to streaming in the middle of an argument.
-    #[test]
-    fn digest_is_keyed_blake3_of_the_encoded_input() {
-        let reference = |parts: &[&[u8]]| {
-            let mut hasher = blake3::Hasher::new_keyed(IDENTITY.hash_key());
-            for part in parts {
-                hasher.update(&bincode::serde::encode_to_vec(part, ARG_ENCODING).expect("encodes"));
-            }
-            let digest = hasher.finalize();
-            let hex: String = digest.as_bytes()[..DIGEST_BYTES]
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect();
-            format!("ns:p:{hex}")
-        };
-        let long = vec![0xa5u8; 3 * INLINE_INPUT_LEN];
-        for first in [
-            0,
-            1,
-            100,
-            INLINE_INPUT_LEN - 3,
-            INLINE_INPUT_LEN,
-            2 * INLINE_INPUT_LEN,
-        ] {
-            for second in [0, 5, INLINE_INPUT_LEN - 1, INLINE_INPUT_LEN + 7] {
-                let (a, b) = (&long[..first], &long[..second]);
-                let mut hasher = KeyHasher::new("ns", "p", &IDENTITY);
-                hasher.arg(a);
-                hasher.arg(b);
-                let key = hasher.finish().expect("serializable");
-                assert_eq!(key.as_str(), reference(&[a, b]), "{first} + {second} bytes");
-            }
-        }
-    }
-
-    #[test]
-    fn debug_does_not_show_arguments() {
-        let mut hasher = KeyHasher::new("ns", "p", &IDENTITY);
-        hasher.arg("secret-argument");
-        let shown = format!("{hasher:?}");
-        assert!(!shown.contains("secret"), "{shown}");
-    }
-
-    #[test]
-    fn segments() {
-        assert!(is_valid_segment("user-v2.list_all", MAX_PREFIX_LEN));
-        assert!(!is_valid_segment("", MAX_PREFIX_LEN));
-        assert!(!is_valid_segment("a:b", MAX_PREFIX_LEN));
-        assert!(!is_valid_segment("a b", MAX_PREFIX_LEN));
-        assert!(!is_valid_segment(
-            &"x".repeat(MAX_PREFIX_LEN + 1),
-            MAX_PREFIX_LEN
-        ));
-    }
-
-    #[test]
-    fn a_secret_changes_every_key_the_same_way() {
-        let key = |secret: Option<&[u8; 32]>| {
-            let hasher = KeyHasher::new("ns", "p", &IDENTITY);
-            let mut hasher = match secret {
-                Some(secret) => hasher.with_secret(secret),
-                None => hasher,
-            };
-            hasher.arg(&42u64);
-            hasher.finish().expect("encodes")
-        };
-        let (a, b) = ([1u8; 32], [2u8; 32]);
-        assert_ne!(key(None), key(Some(&a)));
-        assert_ne!(key(Some(&a)), key(Some(&b)));
-        assert_eq!(key(Some(&a)), key(Some(&a)));
-    }
-}
+mod tests;

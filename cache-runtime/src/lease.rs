@@ -32,11 +32,12 @@ use std::time::{Duration, Instant};
 use serde::de::DeserializeOwned;
 
 use crate::backend::{Acquired, Stored};
-use crate::cache::{Cache, Decoded, Found, read};
-use crate::call::CachedFn;
+use crate::cache::Cache;
 use crate::codec::Bincode;
-use crate::envelope::{self, LeaseToken, Meta, unix_millis};
+use crate::envelope::{self, Decoded, Found, LeaseToken, Meta, read, unix_millis};
 use crate::flight::Stamp;
+use crate::function::CachedFn;
+use crate::invalidation;
 use crate::key::CacheKey;
 use crate::ttl::Ttl;
 
@@ -45,7 +46,7 @@ const FIRST_POLL: Duration = Duration::from_millis(2);
 /// Longest pause between two looks.
 const MAX_POLL: Duration = Duration::from_millis(50);
 
-/// What [`Cache::take_lease`] ended with.
+/// What [`take`] ended with.
 pub(crate) enum Lease<V> {
     /// This caller holds the lease: load, then fill or release.
     Held(LeaseGuard),
@@ -57,112 +58,114 @@ pub(crate) enum Lease<V> {
     Unavailable,
 }
 
-impl Cache {
-    /// Takes the lease on the missing entry `key` of `function`, waiting for another
-    /// caller's lease if there is one, until `give_up_at`. See the
-    /// [module documentation](self).
-    pub(crate) async fn take_lease<V: DeserializeOwned>(
-        &self,
-        key: &CacheKey,
-        function: &CachedFn,
-        lease: Ttl,
-        give_up_at: Instant,
-        stamp: &(dyn Fn() -> Stamp + Sync),
-    ) -> Lease<V> {
-        let token = LeaseToken::random();
-        let placeholder = envelope::placeholder::<Bincode>(token, lease.as_duration());
-        // The key joins its indexes in the same round trip as the placeholder, so that
-        // a function or group invalidation during the load deletes the placeholder too.
-        let indexes = self.indexes(function);
-        let mut pause = FIRST_POLL;
-        let mut waited = false;
-        let mut cleared = false;
-        loop {
-            // Armed before the attempt: if it times out or is cancelled after Redis
-            // stored the placeholder, the lease is given back rather than left to expire.
-            let guard = LeaseGuard::new(self, *key, token);
-            let sent = stamp();
-            let acquired = (self.backend_ref())
-                .acquire(key, &placeholder, lease, function.storage_ttl(), &indexes)
-                .await;
-            let found = match acquired {
-                Ok(Acquired::Granted) => return Lease::Held(guard),
-                Ok(Acquired::Found(found)) => found,
-                Err(err) => {
-                    self.backend_failed("lease", key, &err);
-                    return Lease::Unavailable;
-                }
-            };
-            // Quietly: unreadable bytes were counted and reported by the read before.
-            match read::<V>(&found) {
-                Ok(Decoded::Value(value)) => {
-                    guard.disarm();
-                    return Lease::Found(value, found, sent);
-                }
-                Ok(Decoded::Placeholder)
-                    if envelope::placeholder_dead(&found, unix_millis(), lease.as_duration()) =>
-                {
-                    // Its holder's lease has run out: take over, unless it changed.
-                    match (self.backend_ref())
-                        .take_over(key, &found, &placeholder, lease)
-                        .await
-                    {
-                        Ok(true) => {
-                            self.count(|c| &c.leases_taken_over);
-                            return Lease::Held(guard);
-                        }
-                        Ok(false) => guard.disarm(),
-                        Err(err) => {
-                            self.backend_failed("lease", key, &err);
-                            return Lease::Unavailable;
-                        }
-                    }
-                }
-                Ok(Decoded::Placeholder) => guard.disarm(),
-                // Unreadable bytes under the key: remove them, then take the lease.
-                Ok(Decoded::Garbage) | Err(_) if !cleared => {
-                    guard.disarm();
-                    cleared = true;
-                    if let Err(err) = self.backend_ref().delete(key).await {
-                        self.backend_failed("delete", key, &err);
-                        return Lease::Unavailable;
-                    }
-                    continue;
-                }
-                Ok(Decoded::Garbage) | Err(_) => {
-                    guard.disarm();
-                    return Lease::Unavailable;
-                }
-            }
-            if !waited {
-                waited = true;
-                self.count(|c| &c.lease_waits);
-            }
-            if Instant::now() + pause > give_up_at {
+/// Takes the lease on the missing entry `key` of `function` in `cache`, waiting for
+/// another caller's lease if there is one, until `give_up_at`. See the
+/// [module documentation](self).
+pub(crate) async fn take<V: DeserializeOwned>(
+    cache: &Cache,
+    key: &CacheKey,
+    function: &CachedFn,
+    lease: Ttl,
+    give_up_at: Instant,
+    stamp: &(dyn Fn() -> Stamp + Sync),
+) -> Lease<V> {
+    let token = LeaseToken::random();
+    let placeholder = envelope::placeholder::<Bincode>(token, lease.as_duration());
+    // The key joins its indexes in the same round trip as the placeholder, so that
+    // a function or group invalidation during the load deletes the placeholder too.
+    let indexes = function.indexes(cache.namespace());
+    let mut pause = FIRST_POLL;
+    let mut waited = false;
+    let mut cleared = false;
+    loop {
+        // Armed before the attempt: if it times out or is cancelled after Redis
+        // stored the placeholder, the lease is given back rather than left to expire.
+        let guard = LeaseGuard::new(cache, *key, token);
+        let sent = stamp();
+        let acquired = (cache.backend_ref())
+            .acquire(key, &placeholder, lease, function.storage_ttl(), &indexes)
+            .await;
+        let found = match acquired {
+            Ok(Acquired::Granted) => return Lease::Held(guard),
+            Ok(Acquired::Found(found)) => found,
+            Err(err) => {
+                cache.backend_failed("lease", key, &err);
                 return Lease::Unavailable;
             }
-            tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(MAX_POLL);
-        }
-    }
-
-    /// Takes the lease on the value under `key` read with `meta`, to refresh it; `None`
-    /// if another caller took it first, or the value changed meanwhile.
-    pub(crate) async fn lease_value(&self, key: &CacheKey, meta: &Meta) -> Option<LeaseGuard> {
-        let token = LeaseToken::random();
-        let head = envelope::unleased_head::<Bincode>(meta);
-        // Armed before the attempt, as in `take_lease`.
-        let guard = LeaseGuard::new(self, *key, token);
-        match self.backend_ref().lease_value(key, &head, token).await {
-            Ok(true) => Some(guard),
-            Ok(false) => {
+        };
+        // Quietly: unreadable bytes were counted and reported by the read before.
+        match read::<V>(&found) {
+            Ok(Decoded::Value(value)) => {
                 guard.disarm();
-                None
+                return Lease::Found(value, found, sent);
             }
-            Err(err) => {
-                self.backend_failed("lease", key, &err);
-                None
+            Ok(Decoded::Placeholder)
+                if envelope::placeholder_dead(&found, unix_millis(), lease.as_duration()) =>
+            {
+                // Its holder's lease has run out: take over, unless it changed.
+                match (cache.backend_ref())
+                    .take_over(key, &found, &placeholder, lease)
+                    .await
+                {
+                    Ok(true) => {
+                        cache.count(|c| &c.leases_taken_over);
+                        return Lease::Held(guard);
+                    }
+                    Ok(false) => guard.disarm(),
+                    Err(err) => {
+                        cache.backend_failed("lease", key, &err);
+                        return Lease::Unavailable;
+                    }
+                }
             }
+            Ok(Decoded::Placeholder) => guard.disarm(),
+            // Unreadable bytes under the key: remove them, then take the lease.
+            Ok(Decoded::Garbage) | Err(_) if !cleared => {
+                guard.disarm();
+                cleared = true;
+                if let Err(err) = cache.backend_ref().delete(key).await {
+                    cache.backend_failed("delete", key, &err);
+                    return Lease::Unavailable;
+                }
+                continue;
+            }
+            Ok(Decoded::Garbage) | Err(_) => {
+                guard.disarm();
+                return Lease::Unavailable;
+            }
+        }
+        if !waited {
+            waited = true;
+            cache.count(|c| &c.lease_waits);
+        }
+        if Instant::now() + pause > give_up_at {
+            return Lease::Unavailable;
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(MAX_POLL);
+    }
+}
+
+/// Takes the lease on the value under `key` in `cache` read with `meta`, to refresh
+/// it; `None` if another caller took it first, or the value changed meanwhile.
+pub(crate) async fn take_on_value(
+    cache: &Cache,
+    key: &CacheKey,
+    meta: &Meta,
+) -> Option<LeaseGuard> {
+    let token = LeaseToken::random();
+    let head = envelope::unleased_head::<Bincode>(meta);
+    // Armed before the attempt, as in `take`.
+    let guard = LeaseGuard::new(cache, *key, token);
+    match cache.backend_ref().lease_value(key, &head, token).await {
+        Ok(true) => Some(guard),
+        Ok(false) => {
+            guard.disarm();
+            None
+        }
+        Err(err) => {
+            cache.backend_failed("lease", key, &err);
+            None
         }
     }
 }
@@ -206,12 +209,12 @@ impl LeaseGuard {
     /// could not revoke the lease in the backend, so it revokes it here.
     pub(crate) async fn fill(mut self, bytes: Arc<[u8]>, function: &CachedFn) -> Settled {
         let cache = self.cache.clone();
-        if cache.invalidation_pending(&self.key, function) {
+        if invalidation::pending(&cache, &self.key, function) {
             cache.count(|c| &c.fills_revoked);
             self.release().await;
             return Settled::Revoked;
         }
-        let indexes = cache.indexes(function);
+        let indexes = function.indexes(cache.namespace());
         let filled = (cache.backend_ref())
             .fill(
                 &self.key,
@@ -279,3 +282,6 @@ impl Drop for LeaseGuard {
         });
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -142,8 +142,7 @@
 //! - [`guide::invalidation`]: `#[invalidate]`, `#[cache_put]`, groups, and what
 //!   happens when Redis is down during an invalidation.
 //! - The rest of the guide is in the repository: [consistency], [failures], [keys and
-//!   values] (also described in [`key`] and [`envelope`]), [security] and
-//!   [benchmarks].
+//!   values], [security] and [benchmarks].
 //!
 //! [consistency]: https://github.com/cache-runtime/cache-runtime/blob/main/docs/consistency.md
 //! [failures]: https://github.com/cache-runtime/cache-runtime/blob/main/docs/failures.md
@@ -152,55 +151,58 @@
 //! [benchmarks]: https://github.com/cache-runtime/cache-runtime/blob/main/docs/benchmarks.md
 
 #![deny(missing_docs)]
+// Every `pub` item is a promise: reachable from the root, or crate-private.
+#![warn(unreachable_pub)]
 
 mod backend;
 mod cache;
 mod call;
 mod checks;
-pub mod codec;
+mod codec;
 mod config;
 mod entry;
-pub mod envelope;
+mod envelope;
+#[cfg(test)]
+mod fixtures;
 mod flight;
 mod freshness;
+mod function;
 mod global;
-pub mod group;
+mod group;
 pub mod guide;
-mod health;
-pub mod key;
+mod invalidation;
+mod key;
 mod lease;
 mod outcome;
-mod report;
 mod retry;
 mod stats;
+#[doc(hidden)]
+pub mod testing;
+mod throttle;
 mod ttl;
 
 // The macros' documentation, with their options, examples and the code they stand
 // for, is in cache-macros/src/lib.rs; rustdoc shows it here.
 pub use cache_macros::{cache_put, cached, invalidate};
 
-pub use backend::BackendError;
 pub use backend::breaker::{BreakerSettings, BreakerState};
+pub use backend::health::{BackendKind, HealthReport};
 pub use cache::Cache;
-pub use config::{
-    CacheConfig, ConfigError, DEFAULT_CONNECT_TIMEOUT, DEFAULT_LEASE_TIME, DEFAULT_MAX_VALUE_BYTES,
-    DEFAULT_MEMORY_BYTES, DEFAULT_NAMESPACE, DEFAULT_REDIS_URL, DEFAULT_TIMEOUT,
-};
+pub use config::{CacheConfig, ConfigError};
 pub use entry::{CacheEntry, ForAny, ForOption, FunctionEntries};
 pub use global::{AlreadyInstalled, global, install};
 pub use group::CacheGroup;
-pub use health::{BackendKind, HealthReport};
 pub use key::CacheKey;
 pub use stats::CacheStats;
-pub use ttl::Ttl;
 
 /// What generated code calls. Not a public API: no semver promise.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::call::{CachedFn, cached};
+    pub use crate::call::cached;
     pub use crate::checks::Unchecked;
     pub use crate::entry::{Invalidation, Standard, WithNone, invalidate_all};
     pub use crate::flight::{ByClone, ByEncoding, Share, ShareByClone, ShareByEncoding};
+    pub use crate::function::CachedFn;
     pub use crate::global::global;
     pub use crate::outcome::{
         AsIs, CacheValue, CachesNone, OkOnly, Outcome, Probe, ProbeOption, ProbePlain, ProbeResult,

@@ -1,6 +1,7 @@
-//! Counters of what the cache did, readable at any time with [`Cache::stats`](crate::Cache::stats).
+//! Counters of what the cache did, readable at any time with [`Cache::stats`](crate::Cache::stats):
+//! the public snapshot, and the live counters behind it, sharded per thread.
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 
 /// Declares each figure once: the public snapshot field and, for those counted
 /// here, the live atomic; the snapshot and the sum. The `reported` ones are kept
@@ -110,3 +111,51 @@ impl Counters {
         counter.fetch_add(1, Relaxed);
     }
 }
+
+/// How many sets of counters a cache keeps; see [`ShardedCounters`].
+const COUNTER_SHARDS: usize = 8;
+
+/// The cache's counters, split into sets that threads count into separately.
+///
+/// Every call counts (a hit, a miss...), from every thread of the runtime. With one
+/// set, each count would take the counter's cache line away from the other threads,
+/// and a hit would wait for it: a cost that grows with the number of threads. Each
+/// thread counts into one set instead, on cache lines of its own, and
+/// [`Cache::stats`](crate::Cache::stats) adds the sets up.
+pub(crate) struct ShardedCounters([OwnLines<Counters>; COUNTER_SHARDS]);
+
+impl ShardedCounters {
+    pub(crate) fn new() -> Self {
+        Self(std::array::from_fn(|_| OwnLines(Counters::default())))
+    }
+
+    /// The set the current thread counts into.
+    #[inline]
+    pub(crate) fn local(&self) -> &Counters {
+        &self.0[shard_index()].0
+    }
+
+    pub(crate) fn snapshot(&self) -> CacheStats {
+        self.0
+            .iter()
+            .map(|shard| shard.0.snapshot())
+            .fold(CacheStats::default(), CacheStats::plus)
+    }
+}
+
+/// The counter set of the current thread: threads are given sets in turn.
+#[inline]
+fn shard_index() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static SHARD: usize = NEXT.fetch_add(1, Relaxed) % COUNTER_SHARDS;
+    }
+    // Only unavailable while the thread's locals are being destroyed.
+    SHARD.try_with(|shard| *shard).unwrap_or(0)
+}
+
+/// Keeps its value on cache lines of its own (128 bytes: a pair of 64-byte lines,
+/// which x86 prefetches together), so that writes to it do not slow down threads
+/// reading or writing anything next to it.
+#[repr(align(128))]
+struct OwnLines<T>(T);

@@ -10,37 +10,34 @@ use std::time::Duration;
 
 /// A non-zero time to live with millisecond precision.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Ttl(NonZeroU64);
+pub(crate) struct Ttl(NonZeroU64);
 
 impl Ttl {
     /// A TTL of `millis` milliseconds, or `None` when `millis` is zero.
-    pub const fn from_millis(millis: u64) -> Option<Self> {
+    pub(crate) const fn from_millis(millis: u64) -> Option<Self> {
         match NonZeroU64::new(millis) {
             Some(ms) => Some(Self(ms)),
             None => None,
         }
     }
 
-    /// A TTL of `secs` seconds, or `None` when `secs` is zero or too large.
-    pub const fn from_secs(secs: u64) -> Option<Self> {
-        match secs.checked_mul(1000) {
-            Some(ms) => Self::from_millis(ms),
-            None => None,
-        }
-    }
-
     /// A TTL from a [`Duration`], rounded down to whole milliseconds; `None` below 1 ms.
-    pub fn from_duration(duration: Duration) -> Option<Self> {
+    pub(crate) fn from_duration(duration: Duration) -> Option<Self> {
         Self::from_millis(u64::try_from(duration.as_millis()).ok()?)
     }
 
+    /// This TTL plus `millis` milliseconds, saturating: still non-zero.
+    pub(crate) const fn plus_millis(self, millis: u64) -> Self {
+        Self(self.0.saturating_add(millis))
+    }
+
     /// The TTL in milliseconds, as sent to Redis with `PX`.
-    pub const fn as_millis(self) -> u64 {
+    pub(crate) const fn as_millis(self) -> u64 {
         self.0.get()
     }
 
     /// The TTL as a [`Duration`].
-    pub const fn as_duration(self) -> Duration {
+    pub(crate) const fn as_duration(self) -> Duration {
         Duration::from_millis(self.0.get())
     }
 }
@@ -52,15 +49,23 @@ mod tests {
     #[test]
     fn zero_is_not_a_ttl() {
         assert_eq!(Ttl::from_millis(0), None);
-        assert_eq!(Ttl::from_secs(0), None);
         assert_eq!(Ttl::from_duration(Duration::from_micros(999)), None);
+        assert_eq!(
+            Ttl::from_duration(Duration::MAX),
+            None,
+            "too long for u64 ms"
+        );
     }
 
     #[test]
-    fn seconds_become_milliseconds() {
-        let ttl = Ttl::from_secs(300).expect("non-zero");
+    fn durations_become_milliseconds() {
+        let ttl = Ttl::from_duration(Duration::from_secs(300)).expect("non-zero");
         assert_eq!(ttl.as_millis(), 300_000);
         assert_eq!(ttl.as_duration(), Duration::from_secs(300));
-        assert_eq!(Ttl::from_secs(u64::MAX), None);
+        assert_eq!(
+            ttl.plus_millis(5),
+            Ttl::from_millis(300_005).expect("non-zero")
+        );
+        assert_eq!(ttl.plus_millis(u64::MAX).as_millis(), u64::MAX, "saturates");
     }
 }

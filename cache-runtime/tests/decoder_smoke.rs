@@ -13,8 +13,8 @@ use std::fmt::Debug;
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
-use cache_runtime::codec::{Bincode, MAX_VALUE_BYTES};
-use cache_runtime::envelope::{self, HEADER_LEN};
+use cache_runtime::testing::codec::{Bincode, MAX_VALUE_BYTES};
+use cache_runtime::testing::envelope::{self, HEADER_LEN};
 use serde::de::DeserializeOwned;
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 

@@ -41,8 +41,9 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use cache_runtime::codec::Bincode;
-use cache_runtime::{Cache, CacheConfig, cached, envelope};
+use cache_runtime::testing::codec::Bincode;
+use cache_runtime::testing::envelope;
+use cache_runtime::{Cache, CacheConfig, cached};
 use cache_tests::RedisServer;
 use cache_tests::bench_args::{env_number, full_run};
 use redis::AsyncCommands;

@@ -13,8 +13,8 @@
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::time::{Duration, Instant};
 
-use cache_runtime::codec::{Bincode, Codec, MAX_VALUE_BYTES};
-use cache_runtime::envelope::{self, FORMAT, HEADER_LEN};
+use cache_runtime::testing::codec::{Bincode, Codec, MAX_VALUE_BYTES};
+use cache_runtime::testing::envelope::{self, FORMAT, HEADER_LEN};
 use cache_runtime::{Cache, CacheConfig, CacheStats, cached};
 use cache_tests::{RedisServer, patient};
 use redis::AsyncConnectionConfig;
@@ -350,7 +350,7 @@ async fn an_enormous_value_is_a_miss_and_gets_overwritten() {
     for (what, config) in [
         (
             "default limit and deadline",
-            (|config: CacheConfig| config.timeout(cache_runtime::DEFAULT_TIMEOUT))
+            (|config: CacheConfig| config.timeout(cache_runtime::testing::DEFAULT_TIMEOUT))
                 as fn(CacheConfig) -> CacheConfig,
         ),
         ("64 MiB limit, 20 s deadline", |config| {
@@ -399,7 +399,7 @@ async fn an_enormous_value_is_removed_even_when_the_limit_is_too_high_for_the_de
     let setup = Setup::new(|config| {
         config
             .max_value_bytes(MAX_VALUE_BYTES)
-            .timeout(cache_runtime::DEFAULT_TIMEOUT)
+            .timeout(cache_runtime::testing::DEFAULT_TIMEOUT)
     })
     .await;
     let bytes = enormous_entry(&setup.valid);

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::time::{Duration, Instant};
 
-use cache_runtime::codec::Bincode;
-use cache_runtime::envelope;
+use cache_runtime::testing::codec::Bincode;
+use cache_runtime::testing::envelope;
 use cache_runtime::{BreakerSettings, Cache, CacheConfig, CacheStats, cached};
 use cache_tests::RedisServer;
 use cache_tests::fault_proxy::{FaultProxy, Mode};

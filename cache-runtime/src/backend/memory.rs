@@ -10,9 +10,9 @@ use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use crate::backend::health::{BackendKind, HealthReport};
 use crate::envelope::{FLAGS_AT, HEAD_LEN, HEADER_LEN, LEASED, LeaseToken, PLACEHOLDER, TOKEN_AT};
 use crate::group::IndexKey;
-use crate::health::{BackendKind, HealthReport};
 use crate::key::CacheKey;
 use crate::ttl::Ttl;
 

@@ -5,7 +5,8 @@
 // Without the `redis` feature the breaker's settings and state stay public (the
 // configuration and the health report name them), but nothing runs a breaker.
 #[cfg_attr(not(feature = "redis"), allow(dead_code))]
-pub mod breaker;
+pub(crate) mod breaker;
+pub(crate) mod health;
 pub(crate) mod memory;
 #[cfg_attr(not(feature = "redis"), path = "redis_off.rs")]
 pub(crate) mod redis;
@@ -14,16 +15,18 @@ use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
 
+use self::health::{BackendKind, HealthReport};
 use crate::envelope::LeaseToken;
 use crate::group::IndexKey;
-use crate::health::{BackendKind, HealthReport};
 use crate::key::CacheKey;
 use crate::ttl::Ttl;
 
 /// A failed backend operation.
+// Without the `redis` feature nothing fails: the memory backend and `off` answer
+// every operation, and no deadline runs out.
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum BackendError {
+pub(crate) enum BackendError {
     /// Redis answered with an error or the connection failed.
     #[cfg(feature = "redis")]
     #[error("redis: {0}")]

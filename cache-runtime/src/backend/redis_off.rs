@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use super::BackendError;
 use super::breaker::{BreakerSettings, BreakerState};
+use crate::backend::health::HealthReport;
 use crate::envelope::LeaseToken;
 use crate::group::IndexKey;
-use crate::health::HealthReport;
 use crate::key::CacheKey;
 use crate::ttl::Ttl;
 
@@ -28,6 +28,7 @@ impl RedisBackend {
         _deadline: Duration,
         _connect_timeout: Duration,
         _breaker: BreakerSettings,
+        _max_value_bytes: usize,
     ) -> Self {
         match client {}
     }

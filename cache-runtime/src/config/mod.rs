@@ -1,7 +1,9 @@
-//! Building a [`Cache`]: from code with [`CacheConfig`], or from the environment
-//! (`env.rs`). TLS settings are in `tls.rs`; `redact.rs` keeps passwords out of
-//! messages.
+//! Building a [`Cache`](crate::Cache): from code with [`CacheConfig`], or from the
+//! environment (`env.rs`). The checks and the assembly of a cache, and the cache's
+//! own constructors (`Cache::memory`, `off`, `from_env`), are in `build.rs`; TLS
+//! settings are in `tls.rs`; `redact.rs` keeps passwords out of messages.
 
+mod build;
 mod env;
 #[cfg_attr(not(feature = "redis"), path = "redact_off.rs")]
 mod redact;
@@ -11,35 +13,30 @@ mod tls;
 use std::fmt;
 use std::time::Duration;
 
-use crate::backend::Backend;
 use crate::backend::breaker::BreakerSettings;
-use crate::backend::memory::MemoryBackend;
-use crate::backend::redis::RedisBackend;
-use crate::cache::Cache;
 use crate::codec::MAX_VALUE_BYTES;
-use crate::key::{MAX_NAMESPACE_LEN, SECRET_CONTEXT, is_valid_segment};
-use crate::ttl::Ttl;
+use crate::key::MAX_NAMESPACE_LEN;
 
 pub(crate) use redact::redact_url;
-use tls::{TlsSettings, redis_client};
+use tls::TlsSettings;
 
 /// The URL used when `REDIS_URL` is not set: the local default every Redis guide uses.
-pub const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379/0";
+pub(crate) const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379/0";
 /// The namespace used when none is configured.
-pub const DEFAULT_NAMESPACE: &str = "cache";
+pub(crate) const DEFAULT_NAMESPACE: &str = "cache";
 /// Default deadline of one cache operation. Tens of milliseconds: long enough for a
 /// healthy Redis on the same network many times over, short enough that an outage
 /// costs callers milliseconds.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(50);
 /// Default limit for establishing a TCP connection to Redis.
-pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_millis(250);
+pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_millis(250);
 /// Default lease time: how long one caller's load of a missing entry may keep the
 /// other callers of that entry waiting, in this process and in others, before they
 /// load it themselves; a load that takes longer is not stored. See
 /// `docs/consistency.md`.
-pub const DEFAULT_LEASE_TIME: Duration = Duration::from_secs(5);
+pub(crate) const DEFAULT_LEASE_TIME: Duration = Duration::from_secs(5);
 /// Default size bound of the memory backend: 64 MiB of keys and values.
-pub const DEFAULT_MEMORY_BYTES: u64 = 64 << 20;
+pub(crate) const DEFAULT_MEMORY_BYTES: u64 = 64 << 20;
 /// Default largest value the cache writes and reads: 1 MiB, encoded.
 ///
 /// A read must arrive within the deadline (50 ms by default), and on the one
@@ -49,7 +46,7 @@ pub const DEFAULT_MEMORY_BYTES: u64 = 64 << 20;
 /// It is also memcached's default item limit. Larger values are not stored (counted
 /// in `encode_failures`), and stored ones are misses that get replaced. See
 /// `docs/failures.md`.
-pub const DEFAULT_MAX_VALUE_BYTES: usize = 1 << 20;
+pub(crate) const DEFAULT_MAX_VALUE_BYTES: usize = 1 << 20;
 
 /// What is wrong with a configuration. Messages never contain passwords.
 #[derive(Debug, thiserror::Error)]
@@ -73,8 +70,7 @@ pub enum ConfigError {
     /// a failure.
     #[error("the {0} timeout must be greater than zero")]
     ZeroTimeout(&'static str),
-    /// The largest value is 0 bytes, or more than the codec's hard limit,
-    /// [`MAX_VALUE_BYTES`](crate::codec::MAX_VALUE_BYTES).
+    /// The largest value is 0 bytes, or more than the codec's hard limit, 64 MiB.
     #[error(
         "the largest cached value must be 1 to {MAX_VALUE_BYTES} bytes (64 MiB), not {0} bytes"
     )]
@@ -99,9 +95,6 @@ pub enum ConfigError {
     Tls(String),
 }
 
-/// Shortest key secret accepted, in bytes.
-const MIN_KEY_SECRET_LEN: usize = 16;
-
 /// A key secret; never shown.
 #[derive(Clone)]
 struct KeySecret(Vec<u8>);
@@ -113,7 +106,7 @@ enum BackendChoice {
     Off,
 }
 
-/// How to build a [`Cache`]: the backend, the namespace and the deadlines.
+/// How to build a [`Cache`](crate::Cache): the backend, the namespace and the deadlines.
 ///
 /// ```
 /// use std::time::Duration;
@@ -238,10 +231,9 @@ impl CacheConfig {
     /// Every read must arrive within the [deadline](Self::timeout), and while a value
     /// crosses the connection, every other call's reply waits behind it: keep this to
     /// what your link carries in a fraction of the deadline. Processes that share a
-    /// namespace should use the same limit. From 1 byte to
-    /// [`MAX_VALUE_BYTES`](crate::codec::MAX_VALUE_BYTES) (64 MiB); also read from
-    /// `CACHE_MAX_VALUE_BYTES` by [`from_env`](Self::from_env). Default: 1 MiB
-    /// ([`DEFAULT_MAX_VALUE_BYTES`]). See `docs/failures.md`.
+    /// namespace should use the same limit. From 1 byte to 64 MiB (the codec's hard
+    /// limit); also read from `CACHE_MAX_VALUE_BYTES` by [`from_env`](Self::from_env).
+    /// Default: 1 MiB. See `docs/failures.md`.
     pub fn max_value_bytes(mut self, bytes: usize) -> Self {
         self.max_value_bytes = bytes;
         self
@@ -313,132 +305,5 @@ impl CacheConfig {
     ) -> Self {
         self.tls.client = Some((certificate_pem.into(), key_pem.into()));
         self
-    }
-
-    /// Checks the configuration and builds the cache. Does not connect.
-    pub fn build(self) -> Result<Cache, ConfigError> {
-        if !is_valid_segment(&self.namespace, MAX_NAMESPACE_LEN) {
-            return Err(ConfigError::Namespace(self.namespace));
-        }
-        if self.timeout.is_zero() {
-            return Err(ConfigError::ZeroTimeout("operation"));
-        }
-        if self.connect_timeout.is_zero() {
-            return Err(ConfigError::ZeroTimeout("connect"));
-        }
-        if !(1..=MAX_VALUE_BYTES).contains(&self.max_value_bytes) {
-            return Err(ConfigError::MaxValueBytes(self.max_value_bytes));
-        }
-        let lease = match self.lease_time {
-            Some(time) => Some(Ttl::from_duration(time).ok_or(ConfigError::ZeroTimeout("lease"))?),
-            None => None,
-        };
-        let backend = match self.backend {
-            BackendChoice::Redis { url } => {
-                let client = redis_client(&url, &self.tls)?;
-                Backend::Redis(Box::new(RedisBackend::new(
-                    client,
-                    redact_url(&url),
-                    self.timeout,
-                    self.connect_timeout,
-                    self.breaker,
-                    self.max_value_bytes,
-                )))
-            }
-            BackendChoice::Memory => Backend::Memory(MemoryBackend::new(self.memory_bytes)),
-            BackendChoice::Off => Backend::Off,
-        };
-        let key_secret = match &self.key_secret {
-            Some(KeySecret(secret)) if secret.len() < MIN_KEY_SECRET_LEN => {
-                return Err(ConfigError::KeySecret(secret.len()));
-            }
-            Some(KeySecret(secret)) => Some(blake3::derive_key(SECRET_CONTEXT, secret)),
-            None => None,
-        };
-        Ok(Cache::with_settings(
-            backend,
-            self.namespace,
-            lease,
-            key_secret,
-            self.max_value_bytes,
-        ))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bad_url_error_hides_the_password() {
-        let err = CacheConfig::redis("nosuchscheme://app:s3cret@host:6379")
-            .build()
-            .expect_err("unknown scheme");
-        let shown = format!("{err} {err:?}");
-        assert!(shown.contains("invalid Redis URL"), "{shown}");
-        assert!(!shown.contains("s3cret"), "{shown}");
-    }
-
-    #[cfg(feature = "redis")] // the stand-in without it masks the whole URL
-    #[test]
-    fn debug_hides_the_password() {
-        let shown = format!("{:?}", CacheConfig::redis("redis://app:s3cret@host:6379/0"));
-        assert!(!shown.contains("s3cret"), "{shown}");
-        assert!(shown.contains("app:***@host"), "{shown}");
-    }
-
-    #[test]
-    fn namespace_and_timeouts_are_checked() {
-        assert!(matches!(
-            CacheConfig::memory().namespace("a:b").build(),
-            Err(ConfigError::Namespace(_))
-        ));
-        assert!(matches!(
-            CacheConfig::memory().timeout(Duration::ZERO).build(),
-            Err(ConfigError::ZeroTimeout("operation"))
-        ));
-        assert!(
-            CacheConfig::memory()
-                .namespace("shop-prod.v2")
-                .build()
-                .is_ok()
-        );
-    }
-
-    #[test]
-    fn the_value_limit_is_checked() {
-        assert_eq!(
-            CacheConfig::memory().max_value_bytes,
-            DEFAULT_MAX_VALUE_BYTES
-        );
-        for bad in [0, MAX_VALUE_BYTES + 1, usize::MAX] {
-            let err = CacheConfig::memory()
-                .max_value_bytes(bad)
-                .build()
-                .expect_err("out of range");
-            assert!(
-                matches!(err, ConfigError::MaxValueBytes(b) if b == bad),
-                "{err}"
-            );
-            let shown = err.to_string();
-            assert!(
-                shown.contains("1 to 67108864 bytes") && shown.contains(&bad.to_string()),
-                "{shown}"
-            );
-        }
-        for good in [1, 4 << 20, MAX_VALUE_BYTES] {
-            assert!(CacheConfig::memory().max_value_bytes(good).build().is_ok());
-        }
-    }
-
-    #[test]
-    fn key_secrets_are_checked_and_never_shown() {
-        assert!(matches!(
-            CacheConfig::memory().key_secret("short").build(),
-            Err(ConfigError::KeySecret(5))
-        ));
-        let config = CacheConfig::memory().key_secret("a long enough s3cret value");
-        assert!(!format!("{config:?}").contains("s3cret"));
-        assert!(config.build().is_ok());
     }
 }

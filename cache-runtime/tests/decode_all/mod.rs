@@ -10,8 +10,10 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Debug;
 
-use cache_runtime::codec::{Bincode, Codec};
-use cache_runtime::envelope::{self, EnvelopeError, HEADER_LEN, MAX_ENTRY_BYTES, Meta, Opened};
+use cache_runtime::testing::codec::{Bincode, Codec};
+use cache_runtime::testing::envelope::{
+    self, EnvelopeError, HEADER_LEN, MAX_ENTRY_BYTES, Meta, Opened,
+};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 

@@ -27,9 +27,9 @@ use self::connection::SharedConnection;
 use self::indexes::Recording;
 use super::BackendError;
 use super::breaker::{Breaker, BreakerSettings, BreakerState};
+use crate::backend::health::{BackendKind, HealthReport};
 use crate::envelope::{HEADER_LEN, LeaseToken};
 use crate::group::IndexKey;
-use crate::health::{BackendKind, HealthReport};
 use crate::key::CacheKey;
 use crate::ttl::Ttl;
 

@@ -1,4 +1,4 @@
-//! Rate-limited logging of cache failures.
+//! A throttle: lets one event through per interval and counts the rest.
 //!
 //! When Redis goes away, every cached call fails its cache operation; logging each
 //! one would bury the application's own logs. A [`Throttle`] lets one report through

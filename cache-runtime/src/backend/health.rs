@@ -1,8 +1,10 @@
 //! A health report for readiness endpoints: [`Cache::health`](crate::Cache::health).
+//! Each backend fills in what it knows; it lives here, beside them, so that the
+//! report and the backends do not import each other.
 
 use std::time::Duration;
 
-use crate::backend::breaker::BreakerState;
+use super::breaker::BreakerState;
 
 /// Which kind of storage a [`Cache`](crate::Cache) uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
