@@ -10,10 +10,15 @@
 #![deny(missing_docs)]
 
 mod duration;
+mod errors;
 mod expand;
 mod fingerprint;
 mod options;
+mod pipeline;
+mod runtime;
+mod segment;
 mod signature;
+mod targets;
 mod writes;
 
 use proc_macro::TokenStream;
@@ -23,7 +28,7 @@ use proc_macro::TokenStream;
 /// See the documentation of `cache_runtime` and `docs/attributes.md`.
 #[proc_macro_attribute]
 pub fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
-    expand::cached(args.into(), item.into()).into()
+    pipeline::run::<options::Options>(args.into(), item.into()).into()
 }
 
 /// Removes cached entries after the function succeeds: `#[invalidate(get_user(id))]`.
@@ -34,7 +39,7 @@ pub fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
 /// of group targets), `crate = "path"`. See `docs/invalidation.md`.
 #[proc_macro_attribute]
 pub fn invalidate(args: TokenStream, item: TokenStream) -> TokenStream {
-    writes::invalidate(args.into(), item.into()).into()
+    pipeline::run::<writes::Invalidate>(args.into(), item.into()).into()
 }
 
 /// Writes the function's result into a cached function's entry after it succeeds
@@ -43,5 +48,5 @@ pub fn invalidate(args: TokenStream, item: TokenStream) -> TokenStream {
 /// See `docs/invalidation.md`.
 #[proc_macro_attribute]
 pub fn cache_put(args: TokenStream, item: TokenStream) -> TokenStream {
-    writes::cache_put(args.into(), item.into()).into()
+    pipeline::run::<writes::CachePut>(args.into(), item.into()).into()
 }

@@ -170,9 +170,16 @@ pub use key::CacheKey;
 pub use stats::CacheStats;
 pub use ttl::Ttl;
 
+mod expansion;
+
 /// What generated code calls. Not a public API: no semver promise.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::cache::Cache;
+    pub use crate::entry::FunctionEntries;
+    pub use crate::expansion::{
+        Fallback, Keyed, Returns, Succeeds, invalidate_after, invalidate_before, keyed, run,
+    };
     pub use crate::call::{CachedFn, cached};
     pub use crate::checks::Unchecked;
     pub use crate::entry::{Invalidation, Standard, WithNone, invalidate_all};
