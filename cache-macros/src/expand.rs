@@ -3,22 +3,25 @@
 //! ```text
 //! async fn get_user(id: u64) -> R {                  // the original signature
 //!     static SITE: CachedFn = ...;                    // the descriptor
-//!     keyed(&SITE, global(), |key| ..).load(rules, async move || -> R { body }).await
+//!     let mut key = SITE.key(global());               // the key, each part checked
+//!     load(&SITE, global(), key, rules, async move || -> R { body }).await
 //! }
-//! fn get_user_entry(id: &u64) -> CacheEntry<R> { static SITE ..; keyed(..).entry() }
+//! fn get_user_entry(id: &u64) -> CacheEntry<R> { static SITE ..; key ..; entry(..) }
 //! fn get_user_entries() -> FunctionEntries { static SITE ..; FunctionEntries::new(..) }
 //! ```
 //!
 //! Each item carries the descriptor and, where it needs one, the key: an associated
 //! function without a receiver cannot name its siblings (the macro cannot tell
-//! whether they are `Self::get_user_entry` or `get_user_entry`). The key is built by
-//! one template ([`Site::key`]) in both places; its checks report a mistake at the
-//! user's tokens, with the same message from both, which rustc shows once.
+//! whether they are `Self::get_user_entry` or `get_user_entry`), so the wrapper
+//! cannot call its entry companion. The key is built by one template
+//! ([`Site::key`]) in both; the wrapper checks each part, with errors at the user's
+//! tokens, and the companion feeds the same values unchecked, so each mistake is
+//! reported once.
 
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
-use syn::spanned::Spanned;
 use syn::ItemFn;
+use syn::spanned::Spanned;
 
 use crate::errors::Errors;
 use crate::options::{self, Options};
@@ -44,10 +47,6 @@ impl Attribute for Options {
             rt: Runtime::new(options.krate.clone()),
             options: &options,
             sig: &sig,
-            receiver_by_ref: func
-                .sig
-                .receiver()
-                .is_some_and(|r| r.reference.is_some()),
         };
         let wrapper = site.wrapper(func);
         let companions = site.companions(func);
@@ -68,15 +67,15 @@ struct Site<'a> {
     rt: Runtime,
     options: &'a Options,
     sig: &'a Signature,
-    /// The receiver is `&self` or `&mut self` (not `self`).
-    receiver_by_ref: bool,
 }
 
 impl Site<'_> {
     /// The start of every generated body: the runtime import, the descriptor, and
     /// the cache binding; and the expression naming the cache.
     fn preamble(&self) -> (TokenStream, TokenStream) {
-        let Self { rt, options, sig, .. } = self;
+        let Self {
+            rt, options, sig, ..
+        } = self;
         let name = &rt.name;
         let import = rt.import();
         let prefix = options
@@ -107,41 +106,37 @@ impl Site<'_> {
         (preamble, cache)
     }
 
-    /// `keyed(&SITE, cache, |key| ..)`: the key of one call, built by the one
-    /// template both the wrapper and the entry companion use.
-    fn keyed(&self, cache: &TokenStream, args: Args) -> TokenStream {
-        let name = &self.rt.name;
-        let site = hygienic("__SITE");
-        let feed = self.key(args);
-        quote!(#name::keyed(&#site, #cache, #feed))
-    }
-
-    /// The closure that mixes the key's parts in: type names known only at run
-    /// time, const parameters, the receiver (`include_self`) and the key arguments.
-    fn key(&self, args: Args) -> TokenStream {
-        let Self { rt, options, sig, .. } = self;
+    /// The statements that build the key of one call into `__key`: type names known
+    /// only at run time, const parameters, the receiver (`include_self`) and the key
+    /// arguments. The wrapper checks each part, with errors at the user's tokens; the
+    /// entry companion feeds the same values unchecked, so a mistake is reported once.
+    fn key(&self, cache: &TokenStream, args: Args) -> TokenStream {
+        let Self {
+            rt, options, sig, ..
+        } = self;
         let name = &rt.name;
         let key = hygienic("__key");
+        let site = hygienic("__SITE");
         let mut parts = Vec::new();
         if sig.has_receiver {
-            parts.push(quote!(#key.type_name(::core::any::type_name::<Self>())));
+            parts.push(quote!(#key.type_name(::core::any::type_name::<Self>());));
         }
         for param in &sig.type_params {
-            parts.push(quote!(#key.type_name(::core::any::type_name::<#param>())));
+            parts.push(quote!(#key.type_name(::core::any::type_name::<#param>());));
         }
         for param in &sig.const_params {
-            parts.push(quote!(#key.arg(&#param)));
+            parts.push(quote!(#key.arg(&#param);));
         }
         if let (true, Some(at)) = (sig.include_self, options.include_self) {
-            // A receiver that is not `Serialize` is reported at `include_self`, as the
-            // type the wrapper sees (`&Repo` for `&self`, `Repo` for `self`).
-            let path = respan(quote!(#name::Probe::<()>::key_self), at);
-            let infer = quote_spanned!(at=> _);
-            let this = match (args, self.receiver_by_ref) {
-                (Args::ByRef, false) => quote!(self),
-                _ => quote!(&self),
-            };
-            parts.push(quote_spanned!(at=> #path::<#infer, _>(#key, #this)));
+            parts.push(match args {
+                Args::ByRef => quote!(#name::Unchecked::new(self).feed(&mut #key);),
+                Args::ByValue => {
+                    // A receiver that is not `Serialize` is reported at `include_self`.
+                    let path = respan(quote!(#name::Probe::<()>::key_self), at);
+                    let infer = quote_spanned!(at=> _);
+                    quote_spanned!(at=> #path::<#infer, _>(&mut #key, &self);)
+                }
+            });
         }
         for arg in &sig.key_args {
             let span = arg.ty.span();
@@ -149,10 +144,14 @@ impl Site<'_> {
             ident.set_span(located_at(span));
             let value = match args {
                 Args::ByValue => quote!(&#ident),
-                Args::ByRef => quote!(#ident),
+                Args::ByRef => quote!(&*#ident),
             };
             if arg.opaque {
-                parts.push(quote!(#key.type_name(::core::any::type_name_of_val(#value))));
+                parts.push(quote!(#key.type_name(::core::any::type_name_of_val(#value));));
+            }
+            if args == Args::ByRef {
+                parts.push(quote!(#name::Unchecked::new(#value).feed(&mut #key);));
+                continue;
             }
             // An argument that is not `Serialize` is reported at its type: the type is
             // passed as written, and the bound names nothing else (`impl Trait` cannot
@@ -172,14 +171,14 @@ impl Site<'_> {
             marker.set_span(Span::mixed_site());
             parts.push(quote_spanned! {span=>
                 #arg_name({ struct #marker {} ::core::marker::PhantomData::<#marker> })
-                .feed(#key, #value)
-                .key_arg::<#ty, _>()
+                .feed(&mut #key, #value)
+                .key_arg::<#ty, _>();
             });
         }
-        match parts.as_slice() {
-            [] => quote!(|_| {}),
-            [part] => quote!(|#key| #part),
-            _ => quote!(|#key| { #(#parts;)* }),
+        let mutable = (!parts.is_empty()).then(|| quote!(mut));
+        quote! {
+            let #mutable #key = #site.key(#cache);
+            #(#parts)*
         }
     }
 
@@ -208,14 +207,16 @@ impl Site<'_> {
             block,
         } = func;
         let (preamble, cache) = self.preamble();
-        let keyed = self.keyed(&cache, Args::ByValue);
+        let key = self.key(&cache, Args::ByValue);
         let rules = self.rules();
         let body = runtime::body(&self.sig.ret, block);
+        let (name, site, key_var) = (&self.rt.name, hygienic("__SITE"), hygienic("__key"));
         quote! {
             #(#attrs)*
             #vis #sig {
                 #preamble
-                #keyed.load(#rules, #body).await
+                #key
+                #name::load(&#site, #cache, #key_var, #rules, #body).await
             }
         }
     }
@@ -227,7 +228,9 @@ impl Site<'_> {
     /// the arguments they need: `_entry` the key arguments, both any skipped argument
     /// the `cache = ...` expression uses.
     fn companions(&self, func: &ItemFn) -> TokenStream {
-        let Self { rt, options, sig, .. } = self;
+        let Self {
+            rt, options, sig, ..
+        } = self;
         let krate = &options.krate;
         let vis = &func.vis;
         let name = &sig.name;
@@ -249,8 +252,7 @@ impl Site<'_> {
             .args
             .iter()
             .filter(|(ident, _)| {
-                used_by_cache.contains(&ident)
-                    || sig.key_args.iter().any(|arg| &arg.ident == ident)
+                used_by_cache.contains(&ident) || sig.key_args.iter().any(|arg| &arg.ident == ident)
             })
             .map(param);
         let entries_params: Vec<TokenStream> = sig
@@ -288,9 +290,10 @@ impl Site<'_> {
             None => quote!(#krate::CacheEntry<#ret>),
         };
         let (preamble, cache) = self.preamble();
-        let keyed = self.keyed(&cache, Args::ByRef);
+        let key = self.key(&cache, Args::ByRef);
         let rt = &rt.name;
         let site = hygienic("__SITE");
+        let key_var = hygienic("__key");
         let entry_doc = format!("The cache entry [`{name}`] reads for these arguments.");
         let entries_doc = format!("Every cache entry of [`{name}`].");
         quote! {
@@ -298,7 +301,8 @@ impl Site<'_> {
             #lints
             #vis fn #entry_fn #generics (#receiver #(#entry_params),*) -> #entry_type #where_clause {
                 #preamble
-                #keyed.entry()
+                #key
+                #rt::entry(&#site, #cache, #key_var)
             }
 
             #[doc = #entries_doc]
@@ -323,4 +327,3 @@ fn mentioned_idents(tokens: TokenStream) -> Vec<syn::Ident> {
     }
     found
 }
-

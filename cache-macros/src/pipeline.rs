@@ -62,7 +62,9 @@ fn not_a_function(name: &str, item: TokenStream) -> syn::Error {
     {
         return syn::Error::new(
             semi.span,
-            format!("`#[{name}]` needs the function's body: it cannot go on a declaration without one"),
+            format!(
+                "`#[{name}]` needs the function's body: it cannot go on a declaration without one"
+            ),
         );
     }
     let keyword = |input: ParseStream<'_>| {

@@ -3,8 +3,8 @@
 use syn::spanned::Spanned;
 use syn::{FnArg, GenericParam, Ident, ItemFn, Pat, ReturnType, Type};
 
-use crate::fingerprint::canonical;
 use crate::errors::Errors;
+use crate::fingerprint::canonical;
 use crate::options::Options;
 
 /// An argument that is part of the key.
@@ -46,11 +46,7 @@ impl Signature {
 
 /// Checks `func` for use with `#[cached]`. Errors are recorded in `errors`; the
 /// signature is returned when everything needed to expand could be read.
-pub(crate) fn check(
-    func: &ItemFn,
-    options: &Options,
-    errors: &mut Errors,
-) -> Option<Signature> {
+pub(crate) fn check(func: &ItemFn, options: &Options, errors: &mut Errors) -> Option<Signature> {
     let sig = &func.sig;
     let ret = match &sig.output {
         ReturnType::Type(_, ty) => {

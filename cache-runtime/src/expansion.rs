@@ -7,13 +7,14 @@
 //!
 //! ```text
 //! static SITE: CachedFn = CachedFn::new("user", "<fingerprint>", 60_000, &[]);
-//! keyed(&SITE, global(), |key| /* feed `id` */)
-//!     .load(Returns::<R>::NEW.rules(..), async move || -> R { /* the body */ })
-//!     .await
+//! let mut key = SITE.key(global());
+//! /* feed `id` into `key`, checked to be `Serialize` */
+//! load(&SITE, global(), key, (rule, share), async move || -> R { /* the body */ }).await
 //! ```
 //!
 //! and the companions `get_user_entry(&id)` and `get_user_entries()` are
-//! `keyed(..).entry()` and `FunctionEntries::new(..)` over the same descriptor data.
+//! `entry(&SITE, cache, key)` and `FunctionEntries::new(..)` over the same
+//! descriptor data.
 //! (Each generated item carries its own `static` descriptor: an associated function
 //! without a receiver cannot name its siblings, since the macro cannot tell whether
 //! it sits in an `impl` block, where they are `Self::get_user_entry`, or in a module.)
@@ -34,7 +35,7 @@ use crate::call::{self, CachedFn};
 use crate::checks::Checked;
 use crate::entry::{CacheEntry, Invalidation, invalidate_all};
 use crate::flight::{ByClone, ByEncoding, Share};
-use crate::key::{CacheKey, KeyError, KeyHasher};
+use crate::key::KeyHasher;
 use crate::outcome::{AsIs, OkOnly, Outcome, Probe, SomeOnly};
 
 /// The return type `R` of a generated function, to pick its rules from; see the
@@ -122,50 +123,29 @@ impl<R> std::fmt::Debug for Fallback<R> {
     }
 }
 
-/// One key of a cached function in one cache: what the wrapper loads through and
-/// what `{name}_entry` returns as a [`CacheEntry`].
-#[derive(Debug)]
-pub struct Keyed<'a> {
-    cache: &'a Cache,
-    site: &'static CachedFn,
-    key: Result<CacheKey, KeyError>,
-}
-
-/// The key of `site` in `cache` for the arguments `feed` mixes in. The key is
-/// finished here, so the arguments are no longer borrowed when the body takes them.
+/// The cached call: the stored value under `key` on a hit, else `body`'s result,
+/// stored as `rule` says; `share` says how callers that waited get it. See
+/// [`call::cached`]. The key is finished first, so the arguments are no longer
+/// borrowed when the body takes them.
 #[inline]
-pub fn keyed<'a>(
+pub fn load<'a, R, O, S, F>(
     site: &'static CachedFn,
     cache: &'a Cache,
-    feed: impl FnOnce(&mut KeyHasher<'_>),
-) -> Keyed<'a> {
-    let mut key = site.key(cache);
-    feed(&mut key);
-    Keyed {
-        cache,
-        site,
-        key: key.finish(),
-    }
+    key: KeyHasher<'_>,
+    (rule, share): (O, S),
+    body: F,
+) -> impl Future<Output = R> + use<'a, R, O, S, F>
+where
+    O: Outcome<R>,
+    S: Share<R>,
+    F: AsyncFnOnce() -> R,
+{
+    call::cached(cache, site, key.finish(), rule, share, body())
 }
 
-impl<'a> Keyed<'a> {
-    /// The cached call: the stored value on a hit, else `body`'s result, stored as
-    /// the `rule` says. `share` says how callers that waited get it. See
-    /// [`call::cached`].
-    #[inline]
-    pub fn load<R, O, S, F>(self, (rule, share): (O, S), body: F) -> impl Future<Output = R>
-    where
-        O: Outcome<R>,
-        S: Share<R>,
-        F: AsyncFnOnce() -> R,
-    {
-        call::cached(self.cache, self.site, self.key, rule, share, body())
-    }
-
-    /// The entry under this key, for `{name}_entry`.
-    pub fn entry<R, M>(self) -> CacheEntry<R, M> {
-        CacheEntry::new(self.cache, self.site, self.key)
-    }
+/// The entry under `key`, for `{name}_entry`.
+pub fn entry<R, M>(site: &'static CachedFn, cache: &Cache, key: KeyHasher<'_>) -> CacheEntry<R, M> {
+    CacheEntry::new(cache, site, key.finish())
 }
 
 /// Whether a writing function's result counts as success, by the rule [`Returns`]
@@ -268,18 +248,23 @@ mod tests {
         static SITE: CachedFn = CachedFn::new("t", "expansion::tests::site", 60_000, &[]);
         let cache = Cache::memory();
         let call = |id: u64| {
-            keyed(&SITE, &cache, |key| key.arg(&id)).load(
-                (
-                    Returns::<Option<u64>>::NEW.outcome(),
-                    Returns::<Option<u64>>::NEW.share(),
-                ),
+            let mut key = SITE.key(&cache);
+            key.arg(&id);
+            let returns = Returns::<Option<u64>>::NEW;
+            load(
+                &SITE,
+                &cache,
+                key,
+                (returns.outcome(), returns.share()),
                 async move || -> Option<u64> { Some(id * 2) },
             )
         };
         assert_eq!(call(21).await, Some(42));
         assert_eq!(call(21).await, Some(42));
         assert_eq!(cache.stats().hits, 1);
-        let entry: CacheEntry<Option<u64>> = keyed(&SITE, &cache, |key| key.arg(&21u64)).entry();
+        let mut key = SITE.key(&cache);
+        key.arg(&21u64);
+        let entry: CacheEntry<Option<u64>> = entry(&SITE, &cache, key);
         assert!(entry.key().is_some());
     }
 }

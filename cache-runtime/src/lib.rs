@@ -176,13 +176,13 @@ mod expansion;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::cache::Cache;
-    pub use crate::entry::FunctionEntries;
-    pub use crate::expansion::{
-        Fallback, Keyed, Returns, Succeeds, invalidate_after, invalidate_before, keyed, run,
-    };
     pub use crate::call::{CachedFn, cached};
     pub use crate::checks::Unchecked;
+    pub use crate::entry::FunctionEntries;
     pub use crate::entry::{Invalidation, Standard, WithNone, invalidate_all};
+    pub use crate::expansion::{
+        Fallback, Returns, Succeeds, entry, invalidate_after, invalidate_before, load, run,
+    };
     pub use crate::flight::{ByClone, ByEncoding, Share, ShareByClone, ShareByEncoding};
     pub use crate::global::global;
     pub use crate::outcome::{
