@@ -11,10 +11,15 @@
 #![deny(missing_docs)]
 
 mod duration;
+mod errors;
 mod expand;
 mod fingerprint;
 mod options;
+mod pipeline;
+mod runtime;
+mod segment;
 mod signature;
+mod targets;
 mod writes;
 
 use proc_macro::TokenStream;
@@ -302,7 +307,7 @@ use proc_macro::TokenStream;
 /// the global cache's configuration from the environment.
 #[proc_macro_attribute]
 pub fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
-    expand::cached(args.into(), item.into()).into()
+    pipeline::run::<options::Options>(args.into(), item.into()).into()
 }
 
 /// Removes cached entries after the function succeeds: `#[invalidate(get_user(id))]`.
@@ -416,7 +421,7 @@ pub fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
 /// has the details: groups, indexes, and the staleness guarantees when Redis fails.
 #[proc_macro_attribute]
 pub fn invalidate(args: TokenStream, item: TokenStream) -> TokenStream {
-    writes::invalidate(args.into(), item.into()).into()
+    pipeline::run::<writes::Invalidate>(args.into(), item.into()).into()
 }
 
 /// Writes the function's result into a cached function's entry after it succeeds
@@ -488,5 +493,5 @@ pub fn invalidate(args: TokenStream, item: TokenStream) -> TokenStream {
 /// has the details.
 #[proc_macro_attribute]
 pub fn cache_put(args: TokenStream, item: TokenStream) -> TokenStream {
-    writes::cache_put(args.into(), item.into()).into()
+    pipeline::run::<writes::CachePut>(args.into(), item.into()).into()
 }

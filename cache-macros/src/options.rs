@@ -7,10 +7,10 @@ use syn::spanned::Spanned;
 use syn::{Expr, Ident, Lit, LitInt, LitStr, Path};
 
 use crate::duration::{stale_millis, ttl_millis};
+use crate::errors::Errors;
+use crate::segment;
 
 const VALID: &str = "ttl, prefix, skip, include_self, cache, cache_none, groups, version, early_refresh, stale_while_revalidate, crate";
-/// Longest prefix; the same bound as `cache_runtime::key::MAX_PREFIX_LEN`.
-const MAX_PREFIX_LEN: usize = 64;
 
 /// Validated options of one `#[cached]` attribute.
 pub(crate) struct Options {
@@ -131,18 +131,7 @@ impl Raw {
             }
         };
         if let Some(prefix) = &self.prefix.0 {
-            let text = prefix.value();
-            let valid = !text.is_empty()
-                && text.len() <= MAX_PREFIX_LEN
-                && text
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
-            if !valid {
-                errors.push(syn::Error::new(
-                    prefix.span(),
-                    format!("invalid prefix: use 1 to {MAX_PREFIX_LEN} ASCII letters, digits, `_`, `-` or `.` (a `:` would blur the parts of the key)"),
-                ));
-            }
+            errors.keep(segment::check(prefix, "prefix"));
         }
         let version = match &self.version.0 {
             Some(lit) => errors.keep(lit.base10_parse::<u32>()).unwrap_or(0),
@@ -222,28 +211,6 @@ fn display_path(path: &Path) -> String {
     crate::fingerprint::canonical(path)
 }
 
-fn default_crate_path() -> Path {
+pub(crate) fn default_crate_path() -> Path {
     syn::parse_quote!(::cache_runtime)
-}
-
-/// Errors collected across checks and reported together.
-#[derive(Default)]
-pub(crate) struct Errors(Option<syn::Error>);
-
-impl Errors {
-    pub(crate) fn push(&mut self, error: syn::Error) {
-        match &mut self.0 {
-            Some(all) => all.combine(error),
-            None => self.0 = Some(error),
-        }
-    }
-
-    /// The value of `result`, or `None` after recording its error.
-    pub(crate) fn keep<T>(&mut self, result: syn::Result<T>) -> Option<T> {
-        result.map_err(|error| self.push(error)).ok()
-    }
-
-    pub(crate) fn finish(self) -> syn::Result<()> {
-        self.0.map_or(Ok(()), Err)
-    }
 }

@@ -1,11 +1,11 @@
 //! What `#[cached]` needs from the function's signature, checked.
 
-use proc_macro2::Span;
 use syn::spanned::Spanned;
 use syn::{FnArg, GenericParam, Ident, ItemFn, Pat, ReturnType, Type};
 
+use crate::errors::Errors;
 use crate::fingerprint::canonical;
-use crate::options::{Errors, Options};
+use crate::options::Options;
 
 /// An argument that is part of the key.
 pub(crate) struct KeyArg {
@@ -46,18 +46,8 @@ impl Signature {
 
 /// Checks `func` for use with `#[cached]`. Errors are recorded in `errors`; the
 /// signature is returned when everything needed to expand could be read.
-pub(crate) fn check(
-    func: &ItemFn,
-    options: Option<&Options>,
-    errors: &mut Errors,
-) -> Option<Signature> {
+pub(crate) fn check(func: &ItemFn, options: &Options, errors: &mut Errors) -> Option<Signature> {
     let sig = &func.sig;
-    if sig.asyncness.is_none() {
-        errors.push(syn::Error::new(
-            sig.fn_token.span,
-            "`#[cached]` needs an `async fn`: the cache is read and written asynchronously",
-        ));
-    }
     let ret = match &sig.output {
         ReturnType::Type(_, ty) => {
             if let Some(borrowed) = stored_borrow(ty) {
@@ -77,7 +67,7 @@ pub(crate) fn check(
         }
     };
 
-    let skip = options.map_or(&[][..], |o| o.skip.as_slice());
+    let skip = options.skip.as_slice();
     let mut has_receiver = false;
     let mut key_args = Vec::new();
     let mut args = Vec::new();
@@ -118,7 +108,7 @@ pub(crate) fn check(
             ));
         }
     }
-    let include_self = options.and_then(|o| o.include_self);
+    let include_self = options.include_self;
     if let Some(span) = include_self
         && !has_receiver
     {
@@ -195,10 +185,4 @@ fn contains_impl(ty: &Type) -> bool {
         })
     }
     any_impl(quote::ToTokens::to_token_stream(ty))
-}
-
-/// A span with call-site hygiene (so it names the user's variables) located at `at`
-/// (so errors point there).
-pub(crate) fn located_at(at: Span) -> Span {
-    Span::call_site().located_at(at)
 }

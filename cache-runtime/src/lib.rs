@@ -195,12 +195,19 @@ pub use group::CacheGroup;
 pub use key::CacheKey;
 pub use stats::CacheStats;
 
+mod expansion;
+
 /// What generated code calls. Not a public API: no semver promise.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::cache::Cache;
     pub use crate::call::cached;
     pub use crate::checks::Unchecked;
+    pub use crate::entry::FunctionEntries;
     pub use crate::entry::{Invalidation, Standard, WithNone, invalidate_all};
+    pub use crate::expansion::{
+        Fallback, Returns, Succeeds, entry, invalidate_after, invalidate_before, load, run,
+    };
     pub use crate::flight::{ByClone, ByEncoding, Share, ShareByClone, ShareByEncoding};
     pub use crate::function::CachedFn;
     pub use crate::global::global;
