@@ -16,6 +16,8 @@ use std::path::{Path, PathBuf};
 /// modules after it. Rows group what `docs/architecture.md` calls one layer.
 const LAYERS: &[&[&str]] = &[
     &["lib", "fixtures"],
+    // the helpers generated code calls (`__private`)
+    &["expansion"],
     // what generated code and users call
     &["global", "call", "entry", "testing"],
     // the lease protocol
