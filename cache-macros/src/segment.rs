@@ -6,7 +6,8 @@
 
 use syn::LitStr;
 
-/// Longest key segment: the same bound as `cache_runtime::key::MAX_PREFIX_LEN`.
+/// Longest key segment: the same bound as the runtime's `MAX_PREFIX_LEN` (in its
+/// crate-private `key` module).
 const MAX_SEGMENT_LEN: usize = 64;
 
 /// Checks that `lit` is a valid key segment; `what` names it in the error (`prefix`).
