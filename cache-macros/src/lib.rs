@@ -60,28 +60,33 @@ use proc_macro::TokenStream;
 ///
 /// # What it expands to
 ///
-/// The body moves into an `async move` block, where `return` and `?` keep their
-/// meaning, and the function becomes one runtime call. For `get_user` above, roughly
-/// (simplified: the real code also passes each argument and the return type through
-/// checks that put a type error at the offending type; `__private` is the runtime's
-/// interface to generated code, hidden and without any stability promise):
+/// The body moves into an async closure with the declared return type, where
+/// `return` and `?` keep their meaning, and the function becomes one runtime call.
+/// For `get_user` above, roughly (simplified: the real code also passes each
+/// argument through a check that puts a type error at the offending type; `__rt` is
+/// the runtime's `__private` module, its interface to generated code, hidden and
+/// without any stability promise):
 ///
 /// ```ignore
 /// async fn get_user(id: u64) -> Result<User, DbError> {
+///     use cache_runtime::__private as __rt;
 ///     // One descriptor per function: prefix, fingerprint, TTL in ms, groups.
-///     static FUNCTION: __private::CachedFn = __private::CachedFn::new(
+///     static __SITE: __rt::CachedFn = __rt::CachedFn::new(
 ///         "user",
 ///         concat!(module_path!(), "::get_user|prefix=user|self=0|args=(u64)|ret=Result<User,DbError>|version=0"),
 ///         300_000,
 ///         &[],
 ///     );
-///     let cache: &Cache = __private::global();     // or the `cache = ..` expression
-///     let mut key = FUNCTION.key(cache);           // namespace, prefix, fingerprint
-///     key.arg(&id);                                // each argument not in `skip`
-///     let rule = /* for Result<User, DbError>: store `Ok` values only */;
-///     __private::cached(cache, &FUNCTION, key.finish(), rule, /* share */, async move {
-///         Ok(User { id })                          // the original body
-///     })
+///     let cache: &Cache = __rt::global();          // or the `cache = ..` expression
+///     let mut __key = __SITE.key(cache);           // namespace, prefix, fingerprint
+///     __key.arg(&id);                              // each argument not in `skip`
+///     // The caching and sharing rules, picked by the return type from one template
+///     // (for Result<User, DbError>: store `Ok` values only; share clones).
+///     let rules = __rt::Returns::<Result<User, DbError>>::NEW;
+///     __rt::load(&__SITE, cache, __key, (rules.outcome(), rules.share()),
+///         async move || -> Result<User, DbError> {
+///             Ok(User { id })                      // the original body
+///         })
 ///     .await
 /// }
 ///
