@@ -40,7 +40,7 @@ use crate::key::KeyHasher;
 use crate::outcome::{AsIs, OkOnly, Outcome, Probe, SomeOnly};
 
 /// The return type `R` of a generated function, to pick its rules from; see the
-/// [module documentation](self). Use [`Returns::NEW`].
+/// module documentation of `expansion.rs`. Use [`Returns::NEW`].
 pub struct Returns<R>(Fallback<R>);
 
 /// What [`Returns`] falls back to when no more specific rule applies.
